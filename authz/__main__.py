@@ -1,0 +1,5 @@
+import sys
+
+from authz.cli import main
+
+sys.exit(main())

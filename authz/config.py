@@ -1,0 +1,322 @@
+"""Configuration: TOML, validated once at start into frozen dataclasses.
+
+Anything wrong — a missing file, bad TOML, an unknown or mistyped key, a bundle that does not
+parse — is a ``ConfigError`` naming the file and the key, and the server does not start.
+Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from authz.spiffe import SpiffeIdError, parse_spiffe_id
+
+
+class ConfigError(Exception):
+    """A configuration problem found at start-up; names the file and the key."""
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        where = f"{file}: {key}" if key else str(file)
+        super().__init__(f"{where}: {problem}")
+        self.file, self.key, self.problem = str(file), key, problem
+
+
+class AgentStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+OPERATION_CLASSES = ("read", "write", "credential_change", "privilege_change", "key_export")
+#: Classes whose allow changes state, so its audit record must be on disk before the allow.
+READ_CLASSES = frozenset({"read"})
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+_PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
+_LITERAL = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,=-]+$")
+_OPERATION = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:9001"
+    metrics_listen: str = "127.0.0.1:9464"
+    workers: int = 8
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    path: Path
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class TrustDomain:
+    name: str
+    bundle_path: Path
+    bundle: tuple[x509.Certificate, ...] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Agent:
+    spiffe_id: str
+    owner: str
+    status: AgentStatus
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    operation: str
+    op_class: str
+    principal_param: str | None
+    principal_body_field: str | None
+    reversible: bool
+    allow_query: bool = False
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.path.strip("/").split("/"))
+
+    @property
+    def state_changing(self) -> bool:
+        return self.op_class not in READ_CLASSES
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    server: ServerConfig
+    audit: AuditConfig
+    trust_domains: tuple[TrustDomain, ...]
+    agents: Mapping[str, Agent]
+    routes: tuple[Route, ...]
+    max_body_bytes: int = 65536
+
+
+class _Table:
+    """A TOML table being read: every key is taken at most once, leftovers are errors."""
+
+    def __init__(self, file: Path, prefix: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(file, prefix, "must be a table")
+        self.file, self.prefix, self.data = file, prefix, dict(data)
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def _take(self, name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        if name not in self.data:
+            if default is _REQUIRED:
+                raise ConfigError(self.file, self._key(name), "is required")
+            return default
+        value = self.data.pop(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(self.file, self._key(name), f"has the wrong type ({type(value).__name__})")
+        return value
+
+    def str(self, name: str, default: Any = None, *, nonempty: bool = True) -> Any:
+        value = self._take(name, str, _REQUIRED if default is None else default)
+        if nonempty and isinstance(value, str) and not value.strip():
+            raise ConfigError(self.file, self._key(name), "must not be empty")
+        return value
+
+    def opt_str(self, name: str) -> str | None:
+        value = self._take(name, str, None)
+        if value is not None and not value.strip():
+            raise ConfigError(self.file, self._key(name), "must not be empty")
+        return value  # type: ignore[no-any-return]
+
+    def bool(self, name: str, default: bool) -> bool:
+        return self._take(name, bool, default)  # type: ignore[no-any-return]
+
+    def int(self, name: str, default: int, minimum: int = 1) -> int:
+        value: int = self._take(name, int, default)
+        if value < minimum:
+            raise ConfigError(self.file, self._key(name), f"must be at least {minimum}")
+        return value
+
+    def path(self, name: str) -> Path:
+        value = self.str(name)
+        path = Path(value)
+        return path if path.is_absolute() else (self.file.parent / path)
+
+    def tables(self, name: str) -> list[_Table]:
+        items = self._take(name, list, [])
+        return [_Table(self.file, f"{self._key(name)}[{i}]", item) for i, item in enumerate(items)]
+
+    def table(self, name: str) -> _Table:
+        return _Table(self.file, self._key(name), self._take(name, dict, {}))
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self._key(name), problem)
+
+    def done(self) -> None:
+        if self.data:
+            unknown = ", ".join(sorted(self.data))
+            raise ConfigError(self.file, self.prefix or "(top level)", f"unknown key(s): {unknown}")
+
+
+_REQUIRED = object()
+
+
+def load_config(path: str | Path) -> Config:
+    file = Path(path).resolve()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "", f"cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"is not valid TOML: {exc}") from None
+    top = _Table(file, "", raw)
+    config = Config(
+        source=file,
+        server=_server(top.table("server")),
+        audit=_audit(top.table("audit")),
+        trust_domains=_trust_domains(top),
+        agents=_agents(top),
+        routes=_routes(top),
+        max_body_bytes=top.int("max_body_bytes", 65536),
+    )
+    top.done()
+    _check_agents_in_trust_domains(config, file)
+    return config
+
+
+def _server(t: _Table) -> ServerConfig:
+    d = ServerConfig()
+    cfg = ServerConfig(
+        listen=_address(t, "listen", d.listen),
+        metrics_listen=_address(t, "metrics_listen", d.metrics_listen),
+        workers=t.int("workers", d.workers),
+    )
+    t.done()
+    return cfg
+
+
+def _address(t: _Table, name: str, default: str) -> str:
+    value: str = t.str(name, default)
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise t.fail(name, f"must be HOST:PORT, got {value!r}")
+    return value
+
+
+def _audit(t: _Table) -> AuditConfig:
+    cfg = AuditConfig(path=t.path("path"), fsync=t.bool("fsync", True))
+    if cfg.path.is_file() is False and not cfg.path.parent.is_dir():
+        raise t.fail("path", f"folder {cfg.path.parent} does not exist")
+    t.done()
+    return cfg
+
+
+def _trust_domains(top: _Table) -> tuple[TrustDomain, ...]:
+    domains: list[TrustDomain] = []
+    for t in top.tables("trust_domains"):
+        name = t.str("name")
+        if not re.fullmatch(r"[a-z0-9._-]+", name):
+            raise t.fail("name", "must be a SPIFFE trust domain name (lowercase letters, digits, . _ -)")
+        bundle_path = t.path("bundle")
+        domains.append(TrustDomain(name, bundle_path, _read_bundle(t, bundle_path)))
+        t.done()
+    if not domains:
+        raise top.fail("trust_domains", "at least one trust domain is required")
+    if len({d.name for d in domains}) != len(domains):
+        raise top.fail("trust_domains", "a trust domain is listed twice")
+    return tuple(domains)
+
+
+def _read_bundle(t: _Table, path: Path) -> tuple[x509.Certificate, ...]:
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as exc:
+        raise t.fail("bundle", f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise t.fail("bundle", f"{path} holds no valid PEM certificate") from None
+    return tuple(certs)
+
+
+def _agents(top: _Table) -> Mapping[str, Agent]:
+    agents: dict[str, Agent] = {}
+    for t in top.tables("agents"):
+        spiffe_id = t.str("spiffe_id")
+        try:
+            parse_spiffe_id(spiffe_id)
+        except SpiffeIdError as exc:
+            raise t.fail("spiffe_id", str(exc)) from None
+        status_text = t.str("status", AgentStatus.ACTIVE.value)
+        try:
+            status = AgentStatus(status_text)
+        except ValueError:
+            raise t.fail("status", "must be 'active' or 'suspended'") from None
+        if spiffe_id in agents:
+            raise t.fail("spiffe_id", "agent registered twice")
+        description = t.str("description", "", nonempty=False)
+        agents[spiffe_id] = Agent(spiffe_id, t.str("owner"), status, description)
+        t.done()
+    return agents
+
+
+def _check_agents_in_trust_domains(config: Config, file: Path) -> None:
+    names = {d.name for d in config.trust_domains}
+    for i, agent in enumerate(config.agents.values()):
+        if parse_spiffe_id(agent.spiffe_id)[0] not in names:
+            raise ConfigError(file, f"agents[{i}].spiffe_id", "trust domain is not configured")
+
+
+def _routes(top: _Table) -> tuple[Route, ...]:
+    routes: list[Route] = []
+    for t in top.tables("routes"):
+        method = t.str("method")
+        if method not in METHODS:
+            raise t.fail("method", f"must be one of {', '.join(METHODS)}")
+        path = t.str("path")
+        params = _template_params(t, path)
+        operation = t.str("operation")
+        if not _OPERATION.fullmatch(operation):
+            raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
+        op_class = t.str("class")
+        if op_class not in OPERATION_CLASSES:
+            raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
+        principal = t.table("principal")
+        param, body_field = principal.opt_str("path_param"), principal.opt_str("body_field")
+        principal.done()
+        if param is None and body_field is None:
+            raise t.fail("principal", "needs path_param and/or body_field")
+        if param is not None and param not in params:
+            raise t.fail("principal.path_param", f"{{{param}}} is not in the path template")
+        route = Route(method, path, operation, op_class, param, body_field,
+                      reversible=t.bool("reversible", False), allow_query=t.bool("allow_query", False))
+        t.done()
+        if any((r.method, r.segments) == (route.method, route.segments) for r in routes):
+            raise t.fail("path", f"{method} {path} is listed twice")
+        routes.append(route)
+    if not routes:
+        raise top.fail("routes", "at least one route is required")
+    return tuple(routes)
+
+
+def _template_params(t: _Table, path: str) -> list[str]:
+    if not path.startswith("/") or path == "/" or path.endswith("/") or "//" in path:
+        raise t.fail("path", "must be /segment/... without empty segments or a trailing '/'")
+    params: list[str] = []
+    for segment in path.strip("/").split("/"):
+        match = _PARAM.fullmatch(segment)
+        if match:
+            params.append(match.group(1))
+        elif segment in (".", "..") or not _LITERAL.fullmatch(segment):
+            raise t.fail("path", f"segment {segment!r} is neither a literal nor {{param}}")
+    if len(set(params)) != len(params):
+        raise t.fail("path", "a {param} is used twice")
+    return params

@@ -1,0 +1,83 @@
+"""Stable reason codes, and the one exception that carries them through the pipeline.
+
+The same string is the deny body's ``error``, the ``x-authz-reason`` header, the audit
+record's ``reason`` and the ``reason`` label of ``authz_decisions_total``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    ALLOWED = "allowed"
+    # stage 1: identity
+    MISSING_CLIENT_IDENTITY = "missing_client_identity"
+    INVALID_CLIENT_CERTIFICATE = "invalid_client_certificate"
+    UNKNOWN_AGENT = "unknown_agent"
+    AGENT_SUSPENDED = "agent_suspended"
+    # stage 2: operation
+    UNKNOWN_ROUTE = "unknown_route"
+    MALFORMED_REQUEST = "malformed_request"
+    # stage 3: task
+    TASK_TOKEN_MISSING = "task_token_missing"
+    TASK_TOKEN_INVALID = "task_token_invalid"
+    TASK_TOKEN_EXPIRED = "task_token_expired"
+    TOKEN_BINDING_MISMATCH = "token_binding_mismatch"
+    TASK_REVOKED = "task_revoked"
+    # stage 4: binding
+    PRINCIPAL_NOT_IN_SCOPE = "principal_not_in_scope"
+    OPERATION_NOT_IN_SCOPE = "operation_not_in_scope"
+    # stage 5: intent
+    INTENT_MISSING = "intent_missing"
+    INTENT_MISMATCH = "intent_mismatch"
+    # stage 6: approval
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVAL_INVALID = "approval_invalid"
+    APPROVAL_NOT_BOUND = "approval_not_bound"
+    APPROVER_NOT_ALLOWED = "approver_not_allowed"
+    APPROVALS_INSUFFICIENT = "approvals_insufficient"
+    APPROVAL_REPLAYED = "approval_replayed"
+    # stages 7-9
+    CONTEXT_UNAVAILABLE = "context_unavailable"
+    POLICY_DENIED = "policy_denied"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    # stage 10 and anything unexpected
+    AUDIT_UNAVAILABLE = "audit_unavailable"
+    STORE_UNAVAILABLE = "store_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+_UNAUTHENTICATED = frozenset(
+    {
+        Reason.MISSING_CLIENT_IDENTITY,
+        Reason.INVALID_CLIENT_CERTIFICATE,
+        Reason.TASK_TOKEN_MISSING,
+        Reason.TASK_TOKEN_INVALID,
+        Reason.TASK_TOKEN_EXPIRED,
+        Reason.TOKEN_BINDING_MISMATCH,
+    }
+)
+_UNAVAILABLE = frozenset(
+    {Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR}
+)
+
+
+def http_status(reason: Reason) -> int:
+    """The HTTP status of a deny (DESIGN §4): 401 identity/token, 503 unavailable, else 403."""
+    if reason is Reason.ALLOWED:
+        return 200
+    if reason in _UNAUTHENTICATED:
+        return 401
+    if reason in _UNAVAILABLE:
+        return 503
+    return 403
+
+
+class Denied(Exception):
+    """A stage refused the request. ``message`` is safe to show the agent: no token or key text."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
