@@ -1,0 +1,69 @@
+"""Plain data the pipeline works on: the request as Envoy described it, and the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from authz.config import Agent
+from authz.reasons import Reason, http_status
+from authz.stages.operation import Operation
+
+#: Headers agent-authz sets towards the upstream; client copies never pass (DESIGN §4).
+INJECTED_HEADERS = (
+    "x-authz-decision-id",
+    "x-agent-id",
+    "x-agent-owner",
+    "x-agent-task",
+    "x-on-behalf-of",
+    "x-approved-by",
+)
+#: Credentials for agent-authz only; they never reach the upstream.
+CREDENTIAL_HEADERS = ("x-agent-task-token", "x-approval-token")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    method: str
+    path: str  # as Envoy forwards it: normalised, query string included
+    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ','
+    body: bytes
+    principal: str  # source.principal: the URI SAN Envoy saw
+    certificate: str  # source.certificate: URL-encoded PEM of the client leaf
+    request_id: str = ""
+
+
+@dataclass
+class Decision:
+    decision_id: str
+    request: RequestContext
+    reason: Reason = Reason.INTERNAL_ERROR
+    message: str = "no decision was reached"
+    agent: Agent | None = None
+    operation: Operation | None = None
+    upstream_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is Reason.ALLOWED
+
+    @property
+    def status(self) -> int:
+        return http_status(self.reason)
+
+    @property
+    def state_changing(self) -> bool:
+        return self.operation is not None and self.operation.route.state_changing
+
+    def allow(self) -> None:
+        assert self.agent is not None and self.operation is not None
+        self.reason, self.message = Reason.ALLOWED, "allowed"
+        self.upstream_headers = {
+            "x-authz-decision-id": self.decision_id,
+            "x-agent-id": self.agent.spiffe_id,
+            "x-agent-owner": self.agent.owner,
+        }
+
+    def deny(self, reason: Reason, message: str) -> None:
+        self.reason, self.message = reason, message
+        self.upstream_headers = {}

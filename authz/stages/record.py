@@ -1,0 +1,78 @@
+"""Stage 10 — record: the audit record, the metrics, and the last word on the decision.
+
+The allow of a state-changing operation returns only after its record is on disk. If the
+record cannot be written, the decision becomes a deny (``audit_unavailable``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from authz.audit import AuditLog, AuditUnavailable
+from authz.metrics import Metrics
+from authz.model import Decision
+from authz.reasons import Reason
+
+_CAPS = {"x-agent-intent": 128, "x-agent-justification": 1024, "x-agent-prompt-ref": 256}
+
+
+class RecordStage:
+    def __init__(self, audit: AuditLog, metrics: Metrics) -> None:
+        self._audit = audit
+        self._metrics = metrics
+
+    def record(self, decision: Decision, now: dt.datetime, elapsed: float) -> Decision:
+        try:
+            self._audit.append(audit_record(decision, now, elapsed),
+                               durable=decision.allowed and decision.state_changing)
+        except AuditUnavailable:
+            self._metrics.audit_failures.inc()
+            decision.deny(Reason.AUDIT_UNAVAILABLE, "the audit log cannot be written; all requests are denied")
+        op_class = decision.operation.op_class if decision.operation else "unknown"
+        self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
+        return decision
+
+
+def _header(decision: Decision, name: str) -> str | None:
+    value = decision.request.headers.get(name)
+    return None if value is None else value[: _CAPS[name]]
+
+
+def _trace_id(headers: Any) -> str | None:
+    parts = headers.get("traceparent", "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return str(parts[1])
+    value = headers.get("x-b3-traceid")
+    return None if value is None else str(value)[:32]
+
+
+def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[str, Any]:
+    """What happened, without secrets: no tokens, no bodies, no query strings."""
+    request, agent, operation = decision.request, decision.agent, decision.operation
+    return {
+        "decision_id": decision.decision_id,
+        "time": now.isoformat(timespec="microseconds"),
+        "decision": "allow" if decision.allowed else "deny",
+        "reason": str(decision.reason),
+        "agent": agent.spiffe_id if agent else None,
+        "owner": agent.owner if agent else None,
+        "peer": request.principal[:512] or None,
+        "sub": None,
+        "act": None,
+        "intent": _header(decision, "x-agent-intent"),
+        "justification": _header(decision, "x-agent-justification"),
+        "prompt_ref": _header(decision, "x-agent-prompt-ref"),
+        "operation": operation.name if operation else None,
+        "class": operation.op_class if operation else None,
+        "reversible": operation.route.reversible if operation else None,
+        "method": request.method[:16],
+        "path": request.path.partition("?")[0][:2048],
+        "target": operation.target if operation else None,
+        "task": None,
+        "approvers": [],
+        "policies": [],
+        "request_id": request.request_id[:128] or None,
+        "trace_id": _trace_id(request.headers),
+        "latency_us": int(elapsed * 1e6),
+    }
