@@ -1,0 +1,106 @@
+"""The running server: ext_authz Check, gRPC health, /metrics, clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import uuid
+from concurrent import futures
+from typing import Any
+
+import grpc
+from envoy.service.auth.v3 import external_auth_pb2 as pb
+from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import start_http_server
+
+from authz.audit import AuditLog
+from authz.config import Config
+from authz.metrics import Metrics
+from authz.pipeline import Authorizer
+from authz.reasons import Reason
+from authz.server.adapter import denied_response, to_request, to_response
+
+log = logging.getLogger(__name__)
+AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
+
+
+class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc]
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
+
+    def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
+        try:
+            return to_response(self._authorizer.check(to_request(request)))
+        except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
+            log.exception("Check failed outside the pipeline")
+            return denied_response(Reason.INTERNAL_ERROR, "the authorizer failed; the request is denied",
+                                   uuid.uuid4().hex)
+
+
+class AuthzServer:
+    """Owns every resource of one agent-authz process; ``start`` then ``stop`` (or ``wait``)."""
+
+    def __init__(self, config: Config, *, listen: str | None = None,
+                 metrics_listen: str | None = None) -> None:
+        self.config = config
+        self._listen = listen or config.server.listen
+        self._metrics_listen = metrics_listen or config.server.metrics_listen
+        self.metrics = Metrics()
+        self.health = health.HealthServicer()
+        self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync,
+                              on_failure=self._audit_failed)
+        self.authorizer = Authorizer(config, self.audit, self.metrics)
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=config.server.workers),
+                                 options=[("grpc.so_reuseport", 0)])
+        pb_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), self._grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
+        self.port = 0
+        self.metrics_port = 0
+        self._metrics_http: Any = None
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.port = self._grpc.add_insecure_port(self._listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self._listen}")
+        host, _, port = self._metrics_listen.rpartition(":")
+        self._metrics_http, _ = start_http_server(int(port), addr=host, registry=self.metrics.registry)
+        self.metrics_port = self._metrics_http.server_port
+        self._grpc.start()
+        self._set_serving(True)
+        log.info("agent-authz serving ext_authz on %s:%d, metrics on %s:%d",
+                 self._listen.rpartition(":")[0], self.port, host, self.metrics_port)
+
+    def _set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for service in ("", AUTHZ_SERVICE):
+            self.health.set(service, status)
+        self.metrics.serving.set(1 if serving else 0)
+
+    def _audit_failed(self) -> None:
+        log.error("audit log %s cannot be written: denying every request", self.config.audit.path)
+        self._set_serving(False)
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._set_serving(False)
+        self._grpc.stop(grace).wait()
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+            self._metrics_http.server_close()
+        self.audit.close()
+        log.info("agent-authz stopped")
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down cleanly."""
+        wake = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: wake.set())
+        self.start()
+        wake.wait()
+        self.stop()
