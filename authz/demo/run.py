@@ -1,0 +1,73 @@
+"""``agent-authz demo``: start the stack, run the scenarios, print the table, stop everything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from authz.demo.scenarios import Outcome, run_all, write_json
+from authz.demo.stack import Stack
+
+
+def _row(o: Outcome) -> str:
+    expected = f"{o.expected_status} {o.expected_reason}".strip()
+    got = f"{o.status}"
+    mark = "ok  " if o.ok else "FAIL"
+    return f"{mark} {o.scenario:<58} {expected:<28} {got:<22} {o.reason}"
+
+
+def run_demo(json_path: Path | None = None, hold: bool = False) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="agent-authz-demo-"))
+    stack = Stack.create(workdir)
+    try:
+        print(f"starting sample IAM API, agent-authz and Envoy in {workdir} ...", flush=True)
+        stack.start()
+        if hold:
+            return _hold(stack)
+        print(f"\n     {'scenario':<58} {'expected':<28} {'got':<22} reason")
+        outcomes = run_all(stack, progress=lambda o: print(_row(o), flush=True))
+    finally:
+        stack.stop()
+        if not hold:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if json_path is not None:
+        write_json(json_path, outcomes)
+    failed = [o for o in outcomes if not o.ok]
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} scenarios as expected")
+    return 1 if failed else 0
+
+
+def _hold(stack: Stack) -> int:
+    env_file = Path("demo-env.json").resolve()
+    env = stack.env_description()
+    env_file.write_text(json.dumps(env, indent=2) + "\n")
+    bot = env["agents"]["helpdesk-bot"]
+    base = f"https://127.0.0.1:{stack.ports['envoy']}"
+    tls = f"--cacert {env['trust_bundle']} --cert {bot['cert']} --key {bot['key']}"
+    print(f"""
+stack is up; details in {env_file}
+
+  # read a user as the registered helpdesk agent (200)
+  curl -s {tls} {base}/v1/users/alice
+  # an unknown route (403 unknown_route)
+  curl -s {tls} {base}/v1/admin/export
+  # metrics
+  curl -s http://127.0.0.1:{stack.ports['metrics']}/metrics | grep authz_decisions
+  # verify the audit chain
+  agent-authz audit verify {env['audit']}
+
+Ctrl-C stops everything.""", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    print("stopping ...", file=sys.stderr)
+    stack.stop()
+    shutil.rmtree(stack.workdir, ignore_errors=True)
+    env_file.unlink(missing_ok=True)
+    return 0

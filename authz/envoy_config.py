@@ -1,0 +1,254 @@
+"""The Envoy sidecar config (DESIGN §6), built in one place for every use.
+
+``envoy/envoy.yaml`` (docker-compose), the demo, the end-to-end tests and the benchmark all
+render their config here, so the settings that matter are the same everywhere; envoy/README.md
+explains each of them. A test checks that ``envoy/envoy.yaml`` matches ``compose_config()``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from authz.model import INJECTED_HEADERS
+
+_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+_HTTP2 = {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "explicit_http_config": {"http2_protocol_options": {}},
+    }
+}
+
+
+@dataclass(frozen=True)
+class EnvoyParams:
+    server_cert: str
+    server_key: str
+    trust_domains: Sequence[tuple[str, str]]  # (name, trust bundle file)
+    listen: tuple[str, int] = ("127.0.0.1", 8443)
+    admin: tuple[str, int] = ("127.0.0.1", 9901)
+    authz: Sequence[tuple[str, int]] = (("127.0.0.1", 9001),)  # one endpoint per authz process
+    upstream: tuple[str, int] = ("127.0.0.1", 8080)
+    dns: bool = False  # STRICT_DNS clusters (container names) instead of STATIC addresses
+    authz_timeout: str = "0.5s"
+    max_request_bytes: int = 65536
+    health_check_interval: str = "1s"
+    # Benchmark only: answer allowed requests directly instead of proxying to the upstream,
+    # and add a plain-HTTP front listener that re-originates mTLS with this client SVID.
+    direct_response: bool = False
+    front: tuple[str, int] | None = None
+    front_client: tuple[str, str] | None = None  # (cert, key)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _address(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _cluster(name: str, endpoints: Sequence[tuple[str, int]], p: EnvoyParams, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STRICT_DNS" if p.dns else "STATIC",
+        "connect_timeout": "0.25s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(h, port)}}
+                                            for h, port in endpoints]}],
+        },
+        **extra,
+    }
+
+
+def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _TLS + "DownstreamTlsContext",
+            "require_client_certificate": True,
+            "common_tls_context": {
+                "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+                "tls_certificates": [{"certificate_chain": {"filename": p.server_cert},
+                                      "private_key": {"filename": p.server_key}}],
+                "validation_context": {
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "URI", "matcher": {"prefix": f"spiffe://{name}/"}}
+                        for name, _ in p.trust_domains
+                    ],
+                    "custom_validator_config": {
+                        "name": "envoy.tls.cert_validator.spiffe",
+                        "typed_config": {
+                            "@type": _TLS + "SPIFFECertValidatorConfig",
+                            "trust_domains": [{"name": name, "trust_bundle": {"filename": bundle}}
+                                              for name, bundle in p.trust_domains],
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _http_filters(p: EnvoyParams) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "envoy.filters.http.header_mutation",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+                "mutations": {"request_mutations": [{"remove": h} for h in INJECTED_HEADERS]},
+            },
+        },
+        {
+            "name": "envoy.filters.http.ext_authz",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                "transport_api_version": "V3",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "agent_authz"},
+                                 "timeout": p.authz_timeout},
+                "include_peer_certificate": True,
+                "with_request_body": {"max_request_bytes": p.max_request_bytes,
+                                      "allow_partial_message": False, "pack_as_bytes": True},
+                "failure_mode_allow": False,
+                "status_on_error": {"code": "ServiceUnavailable"},
+            },
+        },
+        {"name": "envoy.filters.http.router",
+         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+    ]
+
+
+def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
+    if p.direct_response:
+        route: dict[str, Any] = {"match": {"prefix": "/"},
+                                 "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}
+    else:
+        route = {"match": {"prefix": "/"}, "route": {"cluster": "iam_api", "timeout": "10s"}}
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                 ".HttpConnectionManager",
+        "stat_prefix": "agents",
+        "normalize_path": True,
+        "merge_slashes": True,
+        "path_with_escaped_slashes_action": "REJECT_REQUEST",
+        "forward_client_cert_details": "SANITIZE",
+        "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
+        "route_config": {"name": "iam_api",
+                         "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": [route]}]},
+        "http_filters": _http_filters(p),
+    }
+    return {
+        "name": "agents_mtls",
+        "address": _address(*p.listen),
+        "filter_chains": [{
+            "transport_socket": _downstream_tls(p),
+            "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}],
+        }],
+    }
+
+
+def _front_listener(p: EnvoyParams) -> dict[str, Any]:
+    assert p.front is not None
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                 ".HttpConnectionManager",
+        "stat_prefix": "bench_front",
+        "route_config": {"virtual_hosts": [{"name": "loop", "domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "route": {"cluster": "agents_mtls_loop"}}]}]},
+        "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+    }
+    return {"name": "bench_front", "address": _address(*p.front), "filter_chains": [{"filters": [
+        {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}
+
+
+def _loop_cluster(p: EnvoyParams) -> dict[str, Any]:
+    assert p.front_client is not None
+    cert, key = p.front_client
+    tls = {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": _TLS + "UpstreamTlsContext",
+        "common_tls_context": {"tls_certificates": [{"certificate_chain": {"filename": cert},
+                                                     "private_key": {"filename": key}}]}}}
+    return _cluster("agents_mtls_loop", [p.listen], p, transport_socket=tls)
+
+
+def render(p: EnvoyParams) -> dict[str, Any]:
+    authz_cluster = _cluster(
+        "agent_authz", p.authz, p,
+        typed_extension_protocol_options=_HTTP2,
+        health_checks=[{
+            "timeout": "0.25s", "interval": p.health_check_interval,
+            "unhealthy_threshold": 1, "healthy_threshold": 1,
+            "grpc_health_check": {"service_name": "envoy.service.auth.v3.Authorization"},
+        }],
+    )
+    listeners = [_agents_listener(p)]
+    clusters = [authz_cluster]
+    if not p.direct_response:
+        clusters.append(_cluster("iam_api", [p.upstream], p))
+    if p.front is not None:
+        listeners.append(_front_listener(p))
+        clusters.append(_loop_cluster(p))
+    return {
+        "admin": {"address": _address(*p.admin)},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+        **p.extra,
+    }
+
+
+def compose_config() -> dict[str, Any]:
+    """The config docker-compose.yml mounts (checked in as envoy/envoy.yaml)."""
+    pki = "/etc/agent-authz/pki"
+    return render(EnvoyParams(
+        server_cert=f"{pki}/server.crt", server_key=f"{pki}/server.key",
+        trust_domains=[("agents.example.org", f"{pki}/ca.crt")],
+        listen=("0.0.0.0", 8443), admin=("0.0.0.0", 9901),
+        authz=[("authz", 9001)], upstream=("iam-api", 8080), dns=True,
+    ))
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+_YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return json.dumps(text)
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """A small YAML emitter for the config's dicts, lists and scalars."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        if not value:
+            return pad + "{}\n"
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{_scalar(key)}:\n{to_yaml(item, indent + 1)}")
+            else:
+                lines.append(f"{pad}{_scalar(key)}: {_inline(item)}\n")
+    elif isinstance(value, list):
+        for item in value:
+            nested = to_yaml(item, indent + 1)
+            lines.append(f"{pad}- {nested.lstrip()}" if isinstance(item, dict | list) and item
+                         else f"{pad}- {_inline(item)}\n")
+    else:
+        lines.append(pad + _scalar(value) + "\n")
+    return "".join(lines)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
