@@ -43,8 +43,9 @@ def seal(record: dict[str, Any], seq: int, prev: str) -> tuple[bytes, str]:
 
 
 class AuditLog:
-    def __init__(self, path: Path, *, fsync: bool = True,
-                 on_failure: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, *, fsync: bool = True, on_failure: Callable[[], None] | None = None
+    ) -> None:
         self.path = path
         self._fsync = fsync
         self._on_failure = on_failure
@@ -118,7 +119,9 @@ def _chain_head(path: Path) -> tuple[int, str]:
         last = json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
         return int(last["seq"]), str(last["hash"])
     except (ValueError, KeyError, TypeError):
-        raise AuditError(f"audit log {path} ends in a broken record; run 'agent-authz audit verify'") from None
+        raise AuditError(
+            f"audit log {path} ends in a broken record; run 'agent-authz audit verify'"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -134,24 +137,30 @@ def verify(path: Path) -> VerifyResult:
     """Walk the chain; stop at the first record that is broken, missing or out of place."""
     prev, count = GENESIS, 0
     for number, raw in _lines(path):
-        def broken(problem: str, n: int = number) -> VerifyResult:
-            return VerifyResult(False, count, prev, f"record {n}: {problem}", n)
-        if not raw.endswith(b"\n"):
-            return broken("truncated (no end of line)")
-        try:
-            record = json.loads(raw)
-            seq, claimed_prev, claimed_hash = record["seq"], record["prev"], record["hash"]
-        except (ValueError, KeyError, TypeError):
-            return broken("not a complete audit record (truncated or edited)")
-        if seal(record, seq, claimed_prev) != (raw.rstrip(b"\n"), claimed_hash):
-            return broken("contents do not match its hash (edited)")
-        if seq != count + 1:
-            what = "missing record(s) before it (deleted)" if seq > count + 1 else "out of order"
-            return broken(f"has seq {seq}, expected {count + 1}: {what}")
-        if claimed_prev != prev:
-            return broken("does not chain to the record before it (edited, deleted or reordered)")
-        prev, count = claimed_hash, count + 1
+        problem = _check_record(raw, count + 1, prev)
+        if isinstance(problem, str):
+            return VerifyResult(False, count, prev, f"record {number}: {problem}", number)
+        prev, count = problem[0], count + 1
     return VerifyResult(True, count, prev)
+
+
+def _check_record(raw: bytes, expected_seq: int, prev: str) -> str | tuple[str]:
+    """The record's hash (as a 1-tuple) if it is sound here, else what is wrong with it."""
+    if not raw.endswith(b"\n"):
+        return "truncated (no end of line)"
+    try:
+        record = json.loads(raw)
+        seq, claimed_prev, claimed_hash = record["seq"], record["prev"], record["hash"]
+    except (ValueError, KeyError, TypeError):
+        return "not a complete audit record (truncated or edited)"
+    if seal(record, seq, claimed_prev) != (raw.rstrip(b"\n"), claimed_hash):
+        return "contents do not match its hash (edited)"
+    if seq != expected_seq:
+        what = "missing record(s) before it (deleted)" if seq > expected_seq else "out of order"
+        return f"has seq {seq}, expected {expected_seq}: {what}"
+    if claimed_prev != prev:
+        return "does not chain to the record before it (edited, deleted or reordered)"
+    return (str(claimed_hash),)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -34,8 +34,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"{args.file}: intact, {result.records} records, head {result.head}")
         return 0
-    print(f"{args.file}: BROKEN at {result.problem} ({result.records} records verified before it)",
-          file=sys.stderr)
+    print(
+        f"{args.file}: BROKEN at {result.problem} ({result.records} records verified before it)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -131,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -124,7 +124,7 @@ class _Table:
             raise ConfigError(self.file, self._key(name), f"has the wrong type ({type(value).__name__})")
         return value
 
-    def str(self, name: str, default: Any = None, *, nonempty: bool = True) -> Any:
+    def text(self, name: str, default: Any = None, *, nonempty: bool = True) -> Any:
         value = self._take(name, str, _REQUIRED if default is None else default)
         if nonempty and isinstance(value, str) and not value.strip():
             raise ConfigError(self.file, self._key(name), "must not be empty")
@@ -136,17 +136,17 @@ class _Table:
             raise ConfigError(self.file, self._key(name), "must not be empty")
         return value  # type: ignore[no-any-return]
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         return self._take(name, bool, default)  # type: ignore[no-any-return]
 
-    def int(self, name: str, default: int, minimum: int = 1) -> int:
+    def integer(self, name: str, default: int, minimum: int = 1) -> int:
         value: int = self._take(name, int, default)
         if value < minimum:
             raise ConfigError(self.file, self._key(name), f"must be at least {minimum}")
         return value
 
     def path(self, name: str) -> Path:
-        value = self.str(name)
+        value = self.text(name)
         path = Path(value)
         return path if path.is_absolute() else (self.file.parent / path)
 
@@ -187,7 +187,7 @@ def load_config(path: str | Path) -> Config:
         trust_domains=_trust_domains(top),
         agents=_agents(top),
         routes=_routes(top),
-        max_body_bytes=top.int("max_body_bytes", 65536),
+        max_body_bytes=top.integer("max_body_bytes", 65536),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -199,14 +199,14 @@ def _server(t: _Table) -> ServerConfig:
     cfg = ServerConfig(
         listen=_address(t, "listen", d.listen),
         metrics_listen=_address(t, "metrics_listen", d.metrics_listen),
-        workers=t.int("workers", d.workers),
+        workers=t.integer("workers", d.workers),
     )
     t.done()
     return cfg
 
 
 def _address(t: _Table, name: str, default: str) -> str:
-    value: str = t.str(name, default)
+    value: str = t.text(name, default)
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise t.fail(name, f"must be HOST:PORT, got {value!r}")
@@ -214,7 +214,7 @@ def _address(t: _Table, name: str, default: str) -> str:
 
 
 def _audit(t: _Table) -> AuditConfig:
-    cfg = AuditConfig(path=t.path("path"), fsync=t.bool("fsync", True))
+    cfg = AuditConfig(path=t.path("path"), fsync=t.flag("fsync", True))
     if cfg.path.is_file() is False and not cfg.path.parent.is_dir():
         raise t.fail("path", f"folder {cfg.path.parent} does not exist")
     t.done()
@@ -224,7 +224,7 @@ def _audit(t: _Table) -> AuditConfig:
 def _trust_domains(top: _Table) -> tuple[TrustDomain, ...]:
     domains: list[TrustDomain] = []
     for t in top.tables("trust_domains"):
-        name = t.str("name")
+        name = t.text("name")
         if not re.fullmatch(r"[a-z0-9._-]+", name):
             raise t.fail("name", "must be a SPIFFE trust domain name (lowercase letters, digits, . _ -)")
         bundle_path = t.path("bundle")
@@ -250,20 +250,20 @@ def _read_bundle(t: _Table, path: Path) -> tuple[x509.Certificate, ...]:
 def _agents(top: _Table) -> Mapping[str, Agent]:
     agents: dict[str, Agent] = {}
     for t in top.tables("agents"):
-        spiffe_id = t.str("spiffe_id")
+        spiffe_id = t.text("spiffe_id")
         try:
             parse_spiffe_id(spiffe_id)
         except SpiffeIdError as exc:
             raise t.fail("spiffe_id", str(exc)) from None
-        status_text = t.str("status", AgentStatus.ACTIVE.value)
+        status_text = t.text("status", AgentStatus.ACTIVE.value)
         try:
             status = AgentStatus(status_text)
         except ValueError:
             raise t.fail("status", "must be 'active' or 'suspended'") from None
         if spiffe_id in agents:
             raise t.fail("spiffe_id", "agent registered twice")
-        description = t.str("description", "", nonempty=False)
-        agents[spiffe_id] = Agent(spiffe_id, t.str("owner"), status, description)
+        description = t.text("description", "", nonempty=False)
+        agents[spiffe_id] = Agent(spiffe_id, t.text("owner"), status, description)
         t.done()
     return agents
 
@@ -278,15 +278,15 @@ def _check_agents_in_trust_domains(config: Config, file: Path) -> None:
 def _routes(top: _Table) -> tuple[Route, ...]:
     routes: list[Route] = []
     for t in top.tables("routes"):
-        method = t.str("method")
+        method = t.text("method")
         if method not in METHODS:
             raise t.fail("method", f"must be one of {', '.join(METHODS)}")
-        path = t.str("path")
+        path = t.text("path")
         params = _template_params(t, path)
-        operation = t.str("operation")
+        operation = t.text("operation")
         if not _OPERATION.fullmatch(operation):
             raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
-        op_class = t.str("class")
+        op_class = t.text("class")
         if op_class not in OPERATION_CLASSES:
             raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
         principal = t.table("principal")
@@ -296,8 +296,16 @@ def _routes(top: _Table) -> tuple[Route, ...]:
             raise t.fail("principal", "needs path_param and/or body_field")
         if param is not None and param not in params:
             raise t.fail("principal.path_param", f"{{{param}}} is not in the path template")
-        route = Route(method, path, operation, op_class, param, body_field,
-                      reversible=t.bool("reversible", False), allow_query=t.bool("allow_query", False))
+        route = Route(
+            method,
+            path,
+            operation,
+            op_class,
+            param,
+            body_field,
+            reversible=t.flag("reversible", False),
+            allow_query=t.flag("allow_query", False),
+        )
         t.done()
         if any((r.method, r.segments) == (route.method, route.segments) for r in routes):
             raise t.fail("path", f"{method} {path} is listed twice")

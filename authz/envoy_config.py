@@ -16,6 +16,7 @@ from typing import Any
 from authz.model import INJECTED_HEADERS
 
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+_FILTERS = "type.googleapis.com/envoy.extensions.filters."
 _HTTP2 = {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -56,8 +57,9 @@ def _cluster(name: str, endpoints: Sequence[tuple[str, int]], p: EnvoyParams, **
         "connect_timeout": "0.25s",
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(h, port)}}
-                                            for h, port in endpoints]}],
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": _address(h, port)}} for h, port in endpoints]}
+            ],
         },
         **extra,
     }
@@ -71,8 +73,12 @@ def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
             "require_client_certificate": True,
             "common_tls_context": {
                 "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
-                "tls_certificates": [{"certificate_chain": {"filename": p.server_cert},
-                                      "private_key": {"filename": p.server_key}}],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": p.server_cert},
+                        "private_key": {"filename": p.server_key},
+                    }
+                ],
                 "validation_context": {
                     "match_typed_subject_alt_names": [
                         {"san_type": "URI", "matcher": {"prefix": f"spiffe://{name}/"}}
@@ -82,8 +88,10 @@ def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
                         "name": "envoy.tls.cert_validator.spiffe",
                         "typed_config": {
                             "@type": _TLS + "SPIFFECertValidatorConfig",
-                            "trust_domains": [{"name": name, "trust_bundle": {"filename": bundle}}
-                                              for name, bundle in p.trust_domains],
+                            "trust_domains": [
+                                {"name": name, "trust_bundle": {"filename": bundle}}
+                                for name, bundle in p.trust_domains
+                            ],
                         },
                     },
                 },
@@ -97,92 +105,129 @@ def _http_filters(p: EnvoyParams) -> list[dict[str, Any]]:
         {
             "name": "envoy.filters.http.header_mutation",
             "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+                "@type": _FILTERS + "http.header_mutation.v3.HeaderMutation",
                 "mutations": {"request_mutations": [{"remove": h} for h in INJECTED_HEADERS]},
             },
         },
         {
             "name": "envoy.filters.http.ext_authz",
             "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+                "@type": _FILTERS + "http.ext_authz.v3.ExtAuthz",
                 "transport_api_version": "V3",
-                "grpc_service": {"envoy_grpc": {"cluster_name": "agent_authz"},
-                                 "timeout": p.authz_timeout},
+                "grpc_service": {"envoy_grpc": {"cluster_name": "agent_authz"}, "timeout": p.authz_timeout},
                 "include_peer_certificate": True,
-                "with_request_body": {"max_request_bytes": p.max_request_bytes,
-                                      "allow_partial_message": False, "pack_as_bytes": True},
+                "with_request_body": {
+                    "max_request_bytes": p.max_request_bytes,
+                    "allow_partial_message": False,
+                    "pack_as_bytes": True,
+                },
                 "failure_mode_allow": False,
                 "status_on_error": {"code": "ServiceUnavailable"},
             },
         },
-        {"name": "envoy.filters.http.router",
-         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": _FILTERS + "http.router.v3.Router"},
+        },
     ]
 
 
 def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
     if p.direct_response:
-        route: dict[str, Any] = {"match": {"prefix": "/"},
-                                 "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}
+        route: dict[str, Any] = {
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok"}},
+        }
     else:
         route = {"match": {"prefix": "/"}, "route": {"cluster": "iam_api", "timeout": "10s"}}
     hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-                 ".HttpConnectionManager",
+        "@type": _FILTERS + "network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "agents",
         "normalize_path": True,
         "merge_slashes": True,
         "path_with_escaped_slashes_action": "REJECT_REQUEST",
         "forward_client_cert_details": "SANITIZE",
         "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
-        "route_config": {"name": "iam_api",
-                         "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": [route]}]},
+        "route_config": {
+            "name": "iam_api",
+            "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": [route]}],
+        },
         "http_filters": _http_filters(p),
     }
     return {
         "name": "agents_mtls",
         "address": _address(*p.listen),
-        "filter_chains": [{
-            "transport_socket": _downstream_tls(p),
-            "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}],
-        }],
+        "filter_chains": [
+            {
+                "transport_socket": _downstream_tls(p),
+                "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}],
+            }
+        ],
     }
 
 
 def _front_listener(p: EnvoyParams) -> dict[str, Any]:
     assert p.front is not None
     hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-                 ".HttpConnectionManager",
+        "@type": _FILTERS + "network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "bench_front",
-        "route_config": {"virtual_hosts": [{"name": "loop", "domains": ["*"], "routes": [
-            {"match": {"prefix": "/"}, "route": {"cluster": "agents_mtls_loop"}}]}]},
-        "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "loop",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "agents_mtls_loop"}}],
+                }
+            ]
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": _FILTERS + "http.router.v3.Router"},
+            }
+        ],
     }
-    return {"name": "bench_front", "address": _address(*p.front), "filter_chains": [{"filters": [
-        {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}
+    return {
+        "name": "bench_front",
+        "address": _address(*p.front),
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+        ],
+    }
 
 
 def _loop_cluster(p: EnvoyParams) -> dict[str, Any]:
     assert p.front_client is not None
     cert, key = p.front_client
-    tls = {"name": "envoy.transport_sockets.tls", "typed_config": {
-        "@type": _TLS + "UpstreamTlsContext",
-        "common_tls_context": {"tls_certificates": [{"certificate_chain": {"filename": cert},
-                                                     "private_key": {"filename": key}}]}}}
+    tls = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": _TLS + "UpstreamTlsContext",
+            "common_tls_context": {
+                "tls_certificates": [
+                    {"certificate_chain": {"filename": cert}, "private_key": {"filename": key}}
+                ]
+            },
+        },
+    }
     return _cluster("agents_mtls_loop", [p.listen], p, transport_socket=tls)
 
 
 def render(p: EnvoyParams) -> dict[str, Any]:
     authz_cluster = _cluster(
-        "agent_authz", p.authz, p,
+        "agent_authz",
+        p.authz,
+        p,
         typed_extension_protocol_options=_HTTP2,
-        health_checks=[{
-            "timeout": "0.25s", "interval": p.health_check_interval,
-            "unhealthy_threshold": 1, "healthy_threshold": 1,
-            "grpc_health_check": {"service_name": "envoy.service.auth.v3.Authorization"},
-        }],
+        health_checks=[
+            {
+                "timeout": "0.25s",
+                "interval": p.health_check_interval,
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": "envoy.service.auth.v3.Authorization"},
+            }
+        ],
     )
     listeners = [_agents_listener(p)]
     clusters = [authz_cluster]
@@ -201,12 +246,18 @@ def render(p: EnvoyParams) -> dict[str, Any]:
 def compose_config() -> dict[str, Any]:
     """The config docker-compose.yml mounts (checked in as envoy/envoy.yaml)."""
     pki = "/etc/agent-authz/pki"
-    return render(EnvoyParams(
-        server_cert=f"{pki}/server.crt", server_key=f"{pki}/server.key",
-        trust_domains=[("agents.example.org", f"{pki}/ca.crt")],
-        listen=("0.0.0.0", 8443), admin=("0.0.0.0", 9901),
-        authz=[("authz", 9001)], upstream=("iam-api", 8080), dns=True,
-    ))
+    return render(
+        EnvoyParams(
+            server_cert=f"{pki}/server.crt",
+            server_key=f"{pki}/server.key",
+            trust_domains=[("agents.example.org", f"{pki}/ca.crt")],
+            listen=("0.0.0.0", 8443),
+            admin=("0.0.0.0", 9901),
+            authz=[("authz", 9001)],
+            upstream=("iam-api", 8080),
+            dns=True,
+        )
+    )
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
@@ -239,8 +290,11 @@ def to_yaml(value: Any, indent: int = 0) -> str:
     elif isinstance(value, list):
         for item in value:
             nested = to_yaml(item, indent + 1)
-            lines.append(f"{pad}- {nested.lstrip()}" if isinstance(item, dict | list) and item
-                         else f"{pad}- {_inline(item)}\n")
+            lines.append(
+                f"{pad}- {nested.lstrip()}"
+                if isinstance(item, dict | list) and item
+                else f"{pad}- {_inline(item)}\n"
+            )
     else:
         lines.append(pad + _scalar(value) + "\n")
     return "".join(lines)

@@ -11,17 +11,25 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.decisions = Counter("authz_decisions_total", "Decisions by outcome, reason and class",
-                                 ["decision", "reason", "class"], registry=r)
-        self.duration = Histogram("authz_check_duration_seconds", "Time to decide one Check",
-                                  buckets=_BUCKETS, registry=r)
-        self.approvals_consumed = Counter("authz_approvals_consumed_total",
-                                          "Approval tokens spent on an allowed request", registry=r)
-        self.replays_blocked = Counter("authz_approval_replays_blocked_total",
-                                       "Approval tokens presented again after use", registry=r)
+        self.decisions = Counter(
+            "authz_decisions_total",
+            "Decisions by outcome, reason and class",
+            ["decision", "reason", "class"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "authz_check_duration_seconds", "Time to decide one Check", buckets=_BUCKETS, registry=r
+        )
+        self.approvals_consumed = Counter(
+            "authz_approvals_consumed_total", "Approval tokens spent on an allowed request", registry=r
+        )
+        self.replays_blocked = Counter(
+            "authz_approval_replays_blocked_total", "Approval tokens presented again after use", registry=r
+        )
         self.revocations = Counter("authz_revocations_total", "Tasks revoked", registry=r)
-        self.audit_failures = Counter("authz_audit_failures_total",
-                                      "Audit records that could not be written", registry=r)
+        self.audit_failures = Counter(
+            "authz_audit_failures_total", "Audit records that could not be written", registry=r
+        )
         self.store_errors = Counter("authz_store_errors_total", "State store errors", registry=r)
         self.serving = Gauge("authz_serving", "1 when the authorizer can decide safely", registry=r)
         self._decision_children: dict[tuple[str, str, str], Counter] = {}

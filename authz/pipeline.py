@@ -30,8 +30,7 @@ def utc_now() -> dt.datetime:
 
 
 class Authorizer:
-    def __init__(self, config: Config, audit: AuditLog, metrics: Metrics,
-                 clock: Clock = utc_now) -> None:
+    def __init__(self, config: Config, audit: AuditLog, metrics: Metrics, clock: Clock = utc_now) -> None:
         self._identity = IdentityStage(config.trust_domains, config.agents)
         self._operation = OperationStage(config.routes, config.max_body_bytes)
         self._record = RecordStage(audit, metrics)

@@ -51,10 +51,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _builder(subject: str, issuer: x509.Name | None, key: ec.EllipticCurvePrivateKey,
-             not_before: dt.datetime | None, not_after: dt.datetime | None) -> x509.CertificateBuilder:
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "agent-authz dev"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+def _builder(
+    subject: str,
+    issuer: x509.Name | None,
+    key: ec.EllipticCurvePrivateKey,
+    not_before: dt.datetime | None,
+    not_after: dt.datetime | None,
+) -> x509.CertificateBuilder:
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "agent-authz dev"),
+            x509.NameAttribute(NameOID.COMMON_NAME, subject),
+        ]
+    )
     start = not_before or (_now() - dt.timedelta(minutes=5))
     return (
         x509.CertificateBuilder()
@@ -72,26 +81,39 @@ def make_ca(trust_domain: str, *, not_after: dt.datetime | None = None) -> Issue
     builder = (
         _builder(f"{trust_domain} dev CA", None, key, None, not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                       critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.UniformResourceIdentifier(f"spiffe://{trust_domain}")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"spiffe://{trust_domain}")]),
+            critical=False,
+        )
     )
     return Issued(builder.sign(key, hashes.SHA256()), key)
 
 
-def _leaf(ca: Issued, subject: str, sans: list[x509.GeneralName], usages: Sequence[x509.ObjectIdentifier],
-          *, is_ca: bool, not_before: dt.datetime | None, not_after: dt.datetime | None) -> Issued:
+def _leaf(
+    ca: Issued,
+    subject: str,
+    sans: list[x509.GeneralName],
+    usages: Sequence[x509.ObjectIdentifier],
+    *,
+    is_ca: bool,
+    not_before: dt.datetime | None,
+    not_after: dt.datetime | None,
+) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         _builder(subject, ca.cert.subject, key, not_before, not_after)
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, True, False, False, is_ca, is_ca, False, False),
-                       critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, is_ca, is_ca, False, False), critical=True
+        )
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if usages:
@@ -99,22 +121,43 @@ def _leaf(ca: Issued, subject: str, sans: list[x509.GeneralName], usages: Sequen
     return Issued(builder.sign(ca.key, hashes.SHA256()), key)
 
 
-def make_svid(ca: Issued, spiffe_ids: str | Sequence[str], *,
-              usages: Sequence[x509.ObjectIdentifier] = (CLIENT_AUTH,), is_ca: bool = False,
-              not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> Issued:
+def make_svid(
+    ca: Issued,
+    spiffe_ids: str | Sequence[str],
+    *,
+    usages: Sequence[x509.ObjectIdentifier] = (CLIENT_AUTH,),
+    is_ca: bool = False,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> Issued:
     """An X.509-SVID. A proper one has exactly one URI SAN and clientAuth usage."""
     ids = [spiffe_ids] if isinstance(spiffe_ids, str) else list(spiffe_ids)
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(i) for i in ids]
-    return _leaf(ca, ids[0].rsplit("/", 1)[-1] if ids else "svid", sans, usages,
-                 is_ca=is_ca, not_before=not_before, not_after=not_after)
+    return _leaf(
+        ca,
+        ids[0].rsplit("/", 1)[-1] if ids else "svid",
+        sans,
+        usages,
+        is_ca=is_ca,
+        not_before=not_before,
+        not_after=not_after,
+    )
 
 
-def make_server_cert(ca: Issued, dns_names: Sequence[str] = ("localhost",),
-                     ips: Sequence[str] = ("127.0.0.1",)) -> Issued:
+def make_server_cert(
+    ca: Issued, dns_names: Sequence[str] = ("localhost",), ips: Sequence[str] = ("127.0.0.1",)
+) -> Issued:
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    return _leaf(ca, dns_names[0] if dns_names else "server", sans, (SERVER_AUTH, CLIENT_AUTH),
-                 is_ca=False, not_before=None, not_after=None)
+    return _leaf(
+        ca,
+        dns_names[0] if dns_names else "server",
+        sans,
+        (SERVER_AUTH, CLIENT_AUTH),
+        is_ca=False,
+        not_before=None,
+        not_after=None,
+    )
 
 
 @dataclass(frozen=True)

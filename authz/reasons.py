@@ -58,9 +58,7 @@ _UNAUTHENTICATED = frozenset(
         Reason.TOKEN_BINDING_MISMATCH,
     }
 )
-_UNAVAILABLE = frozenset(
-    {Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR}
-)
+_UNAVAILABLE = frozenset({Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR})
 
 
 def http_status(reason: Reason) -> int:

@@ -17,7 +17,7 @@ def parse_spiffe_id(text: str) -> tuple[str, str]:
     prefix = "spiffe://"
     if not text.startswith(prefix):
         raise SpiffeIdError("must start with spiffe://")
-    domain, slash, path = text[len(prefix):].partition("/")
+    domain, slash, path = text[len(prefix) :].partition("/")
     if not _TRUST_DOMAIN.fullmatch(domain):
         raise SpiffeIdError("trust domain must be lowercase letters, digits, '.', '_' or '-'")
     if not slash or not path:

@@ -49,7 +49,8 @@ def _hold(stack: Stack) -> int:
     bot = env["agents"]["helpdesk-bot"]
     base = f"https://127.0.0.1:{stack.ports['envoy']}"
     tls = f"--cacert {env['trust_bundle']} --cert {bot['cert']} --key {bot['key']}"
-    print(f"""
+    print(
+        f"""
 stack is up; details in {env_file}
 
   # read a user as the registered helpdesk agent (200)
@@ -57,11 +58,13 @@ stack is up; details in {env_file}
   # an unknown route (403 unknown_route)
   curl -s {tls} {base}/v1/admin/export
   # metrics
-  curl -s http://127.0.0.1:{stack.ports['metrics']}/metrics | grep authz_decisions
+  curl -s http://127.0.0.1:{stack.ports["metrics"]}/metrics | grep authz_decisions
   # verify the audit chain
-  agent-authz audit verify {env['audit']}
+  agent-authz audit verify {env["audit"]}
 
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+        flush=True,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -19,17 +19,24 @@ from typing import Any
 
 @dataclass
 class Directory:
-    users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
-        "alice": {"kind": "human", "privileged": False, "groups": ["staff"]},
-        "bob": {"kind": "human", "privileged": False, "groups": ["staff"]},
-        "carol": {"kind": "human", "privileged": True, "groups": ["staff", "it-admins"]},
-        "svc-backup": {"kind": "service_account", "privileged": False, "groups": ["backup"]},
-        "svc-payroll": {"kind": "service_account", "privileged": True, "groups": ["payroll-admins"]},
-    })
-    groups: dict[str, set[str]] = field(default_factory=lambda: {
-        "staff": {"alice", "bob", "carol"}, "it-admins": {"carol"},
-        "backup": {"svc-backup"}, "payroll-admins": {"svc-payroll"}, "helpdesk": set(),
-    })
+    users: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "alice": {"kind": "human", "privileged": False, "groups": ["staff"]},
+            "bob": {"kind": "human", "privileged": False, "groups": ["staff"]},
+            "carol": {"kind": "human", "privileged": True, "groups": ["staff", "it-admins"]},
+            "svc-backup": {"kind": "service_account", "privileged": False, "groups": ["backup"]},
+            "svc-payroll": {"kind": "service_account", "privileged": True, "groups": ["payroll-admins"]},
+        }
+    )
+    groups: dict[str, set[str]] = field(
+        default_factory=lambda: {
+            "staff": {"alice", "bob", "carol"},
+            "it-admins": {"carol"},
+            "backup": {"svc-backup"},
+            "payroll-admins": {"svc-payroll"},
+            "helpdesk": set(),
+        }
+    )
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -76,11 +83,15 @@ class _Handler(BaseHTTPRequestHandler):
                 break
         else:
             status, payload = 404, {"error": "no such endpoint"}
-        self.server.record({
-            "method": self.command, "path": self.path, "status": status,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": body.decode("utf-8", "replace"),
-        })
+        self.server.record(
+            {
+                "method": self.command,
+                "path": self.path,
+                "status": status,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "replace"),
+            }
+        )
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -114,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             user = json.loads(body)["user"]
         except (ValueError, KeyError, TypeError):
-            return 400, {"error": "body must be {\"user\": ...}"}
+            return 400, {"error": 'body must be {"user": ...}'}
         if group not in self.server.directory.groups or not self._user(user):
             return 404, {"error": "no such group or user"}
         self.server.directory.groups[group].add(user)

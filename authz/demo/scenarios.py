@@ -43,14 +43,27 @@ class Call:
 
 CALLS = (
     Call("registered agent reads a user", "helpdesk-bot", "GET", "/v1/users/alice", 200, ""),
-    Call("unregistered agent with a valid SVID", "rogue-bot", "GET", "/v1/users/alice", 403,
-         "unknown_agent"),
+    Call("unregistered agent with a valid SVID", "rogue-bot", "GET", "/v1/users/alice", 403, "unknown_agent"),
     Call("suspended agent", "suspended-bot", "GET", "/v1/users/alice", 403, "agent_suspended"),
     Call("unknown route", "helpdesk-bot", "GET", "/v1/admin/export", 403, "unknown_route"),
-    Call("password reset without approval", "helpdesk-bot", "POST", "/v1/users/alice/password/reset",
-         403, "approval_required", {"user": "alice"}),
-    Call("body principal disagrees with the path", "helpdesk-bot", "POST",
-         "/v1/users/alice/password/reset", 403, "malformed_request", {"user": "bob"}),
+    Call(
+        "password reset without approval",
+        "helpdesk-bot",
+        "POST",
+        "/v1/users/alice/password/reset",
+        403,
+        "approval_required",
+        {"user": "alice"},
+    ),
+    Call(
+        "body principal disagrees with the path",
+        "helpdesk-bot",
+        "POST",
+        "/v1/users/alice/password/reset",
+        403,
+        "malformed_request",
+        {"user": "bob"},
+    ),
 )
 
 
@@ -81,16 +94,26 @@ def audit_checks(stack: Stack) -> list[Outcome]:
     broken = verify(tampered)
     return [
         Outcome("audit verify on the log", "intact", "intact" if intact.ok else intact.problem, "", ""),
-        Outcome("audit verify after editing one record (in a copy)", "broken at record 1",
-                "intact" if broken.ok else f"broken at record {broken.line}", "", ""),
+        Outcome(
+            "audit verify after editing one record (in a copy)",
+            "broken at record 1",
+            "intact" if broken.ok else f"broken at record {broken.line}",
+            "",
+            "",
+        ),
     ]
 
 
 def denied_never_reached_upstream(stack: Stack, denied_markers: list[str]) -> Outcome:
     seen = {r["headers"].get(MARKER) for r in stack.upstream_record()}
     leaked = [m for m in denied_markers if m in seen]
-    return Outcome(f"denied requests absent from the API's record ({len(denied_markers)} checked)",
-                   0, len(leaked), "", "")
+    return Outcome(
+        f"denied requests absent from the API's record ({len(denied_markers)} checked)",
+        0,
+        len(leaked),
+        "",
+        "",
+    )
 
 
 def run_all(stack: Stack, progress: Callable[[Outcome], None] = lambda _: None) -> list[Outcome]:

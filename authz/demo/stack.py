@@ -80,8 +80,13 @@ class AgentClient:
     port: int
     context: ssl.SSLContext
 
-    def request(self, method: str, path: str, body: bytes | dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         all_headers = {"content-type": "application/json"} if data else {}
         all_headers.update(headers or {})
@@ -122,8 +127,9 @@ class Stack:
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.procs[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
+        )
         log.close()
 
     def start(self) -> Stack:
@@ -137,29 +143,66 @@ class Stack:
         return self
 
     def start_upstream(self) -> None:
-        self._spawn("upstream", [sys.executable, "-m", "authz", "sample-api", "--port",
-                                 str(self.ports["upstream"]), "--record", str(self.record_path)])
+        self._spawn(
+            "upstream",
+            [
+                sys.executable,
+                "-m",
+                "authz",
+                "sample-api",
+                "--port",
+                str(self.ports["upstream"]),
+                "--record",
+                str(self.record_path),
+            ],
+        )
         wait_until(lambda: self._tcp_open(self.ports["upstream"]), "sample API")
 
     def start_authz(self) -> None:
-        self._spawn("authz", [sys.executable, "-m", "authz", "serve", "--config", str(self.config_path),
-                              "--listen", f"127.0.0.1:{self.ports['authz']}",
-                              "--metrics-listen", f"127.0.0.1:{self.ports['metrics']}"])
+        self._spawn(
+            "authz",
+            [
+                sys.executable,
+                "-m",
+                "authz",
+                "serve",
+                "--config",
+                str(self.config_path),
+                "--listen",
+                f"127.0.0.1:{self.ports['authz']}",
+                "--metrics-listen",
+                f"127.0.0.1:{self.ports['metrics']}",
+            ],
+        )
         wait_until(lambda: self._tcp_open(self.ports["metrics"]) and self._alive("authz"), "agent-authz")
 
     def start_envoy(self) -> None:
         envoy_yaml = self.workdir / "envoy.yaml"
         envoy_yaml.write_text(to_yaml(render(self.envoy_params())))
-        self._spawn("envoy", [envoy_binary(), "-c", str(envoy_yaml), "--use-dynamic-base-id",
-                              "--concurrency", "1", "--log-level", "warn"])
+        self._spawn(
+            "envoy",
+            [
+                envoy_binary(),
+                "-c",
+                str(envoy_yaml),
+                "--use-dynamic-base-id",
+                "--concurrency",
+                "1",
+                "--log-level",
+                "warn",
+            ],
+        )
         wait_until(self.authz_healthy_in_envoy, "Envoy (with a healthy agent-authz)")
 
     def envoy_params(self) -> EnvoyParams:
         return EnvoyParams(
-            server_cert=str(self.pki.server_cert), server_key=str(self.pki.server_key),
+            server_cert=str(self.pki.server_cert),
+            server_key=str(self.pki.server_key),
             trust_domains=[(TRUST_DOMAIN, str(self.pki.bundle))],
-            listen=("127.0.0.1", self.ports["envoy"]), admin=("127.0.0.1", self.ports["admin"]),
-            authz=[("127.0.0.1", self.ports["authz"])], upstream=("127.0.0.1", self.ports["upstream"]),
+            listen=("127.0.0.1", self.ports["envoy"]),
+            admin=("127.0.0.1", self.ports["admin"]),
+            authz=[("127.0.0.1", self.ports["authz"])],
+            upstream=("127.0.0.1", self.ports["upstream"]),
             health_check_interval="0.2s",
         )
 
@@ -202,7 +245,9 @@ class Stack:
     # -- clients -----------------------------------------------------------------------------
     def client(self, agent: str, *, cert: Path | None = None, key: Path | None = None) -> AgentClient:
         context = ssl.create_default_context(cafile=str(self.pki.bundle))
-        context.load_cert_chain(str(cert or self.pki.agent_cert(agent)), str(key or self.pki.agent_key(agent)))
+        context.load_cert_chain(
+            str(cert or self.pki.agent_cert(agent)), str(key or self.pki.agent_key(agent))
+        )
         return AgentClient(self.ports["envoy"], context)
 
     def upstream_record(self) -> list[dict[str, Any]]:
@@ -211,12 +256,24 @@ class Stack:
         return [json.loads(line) for line in self.record_path.read_text().splitlines() if line]
 
     def env_description(self) -> dict[str, Any]:
-        agents = {name: {"spiffe_id": self.pki.spiffe_id(name), "cert": str(self.pki.agent_cert(name)),
-                         "key": str(self.pki.agent_key(name))} for name in DEMO_AGENTS}
+        agents = {
+            name: {
+                "spiffe_id": self.pki.spiffe_id(name),
+                "cert": str(self.pki.agent_cert(name)),
+                "key": str(self.pki.agent_key(name)),
+            }
+            for name in DEMO_AGENTS
+        }
         return {
-            "ports": self.ports, "pki_dir": str(self.pki.root), "trust_bundle": str(self.pki.bundle),
-            "server_cert": str(self.pki.server_cert), "server_key": str(self.pki.server_key),
-            "agents": agents, "config": str(self.config_path), "audit": str(self.audit_path),
-            "upstream_record": str(self.record_path), "envoy_config": str(self.workdir / "envoy.yaml"),
+            "ports": self.ports,
+            "pki_dir": str(self.pki.root),
+            "trust_bundle": str(self.pki.bundle),
+            "server_cert": str(self.pki.server_cert),
+            "server_key": str(self.pki.server_key),
+            "agents": agents,
+            "config": str(self.config_path),
+            "audit": str(self.audit_path),
+            "upstream_record": str(self.record_path),
+            "envoy_config": str(self.workdir / "envoy.yaml"),
             "pids": {name: proc.pid for name, proc in self.procs.items()},
         }

@@ -39,8 +39,9 @@ def to_request(check: pb.CheckRequest) -> RequestContext:
 
 
 def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
-    return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value),
-                                      append_action=_OVERWRITE)
+    return base_pb2.HeaderValueOption(
+        header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
+    )
 
 
 def to_response(decision: Decision) -> pb.CheckResponse:
@@ -62,7 +63,7 @@ def denied_response(reason: Reason, message: str, decision_id: str) -> pb.CheckR
     status = http_status(reason)
     body = json.dumps({"error": str(reason), "message": message, "decision_id": decision_id})
     denied = pb.DeniedHttpResponse(
-        status=http_status_pb2.HttpStatus(code=status),  # type: ignore[arg-type]
+        status=http_status_pb2.HttpStatus(code=status),
         headers=[
             _header("content-type", "application/json"),
             _header("x-authz-reason", str(reason)),
@@ -71,5 +72,4 @@ def denied_response(reason: Reason, message: str, decision_id: str) -> pb.CheckR
         body=body,
     )
     code = code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED
-    return pb.CheckResponse(status=status_pb2.Status(code=code, message=str(reason)),
-                            denied_response=denied)
+    return pb.CheckResponse(status=status_pb2.Status(code=code, message=str(reason)), denied_response=denied)

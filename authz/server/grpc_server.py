@@ -35,25 +35,27 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc
             return to_response(self._authorizer.check(to_request(request)))
         except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
             log.exception("Check failed outside the pipeline")
-            return denied_response(Reason.INTERNAL_ERROR, "the authorizer failed; the request is denied",
-                                   uuid.uuid4().hex)
+            return denied_response(
+                Reason.INTERNAL_ERROR, "the authorizer failed; the request is denied", uuid.uuid4().hex
+            )
 
 
 class AuthzServer:
     """Owns every resource of one agent-authz process; ``start`` then ``stop`` (or ``wait``)."""
 
-    def __init__(self, config: Config, *, listen: str | None = None,
-                 metrics_listen: str | None = None) -> None:
+    def __init__(
+        self, config: Config, *, listen: str | None = None, metrics_listen: str | None = None
+    ) -> None:
         self.config = config
         self._listen = listen or config.server.listen
         self._metrics_listen = metrics_listen or config.server.metrics_listen
         self.metrics = Metrics()
         self.health = health.HealthServicer()
-        self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync,
-                              on_failure=self._audit_failed)
+        self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
         self.authorizer = Authorizer(config, self.audit, self.metrics)
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=config.server.workers),
-                                 options=[("grpc.so_reuseport", 0)])
+        self._grpc = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
+        )
         pb_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), self._grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         self.port = 0
@@ -70,12 +72,18 @@ class AuthzServer:
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
         self._set_serving(True)
-        log.info("agent-authz serving ext_authz on %s:%d, metrics on %s:%d",
-                 self._listen.rpartition(":")[0], self.port, host, self.metrics_port)
+        log.info(
+            "agent-authz serving ext_authz on %s:%d, metrics on %s:%d",
+            self._listen.rpartition(":")[0],
+            self.port,
+            host,
+            self.metrics_port,
+        )
 
     def _set_serving(self, serving: bool) -> None:
-        status = (health_pb2.HealthCheckResponse.SERVING if serving
-                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for service in ("", AUTHZ_SERVICE):
             self.health.set(service, status)
         self.metrics.serving.set(1 if serving else 0)

@@ -83,7 +83,9 @@ class IdentityStage:
         try:
             verifier.verify(leaf, [])
         except VerificationError:
-            raise _invalid("client certificate does not chain to the trust bundle or is not valid now") from None
+            raise _invalid(
+                "client certificate does not chain to the trust bundle or is not valid now"
+            ) from None
         return VerifiedSvid(spiffe_id, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
 
 

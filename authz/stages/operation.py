@@ -104,8 +104,9 @@ def _decode_param(raw: str) -> str:
     return value
 
 
-def _body_principal(route: Route, path_target: str | None, headers: Mapping[str, str],
-                    body: bytes, max_bytes: int) -> str | None:
+def _body_principal(
+    route: Route, path_target: str | None, headers: Mapping[str, str], body: bytes, max_bytes: int
+) -> str | None:
     field = route.principal_body_field
     assert field is not None
     if not body:

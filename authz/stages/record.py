@@ -24,11 +24,14 @@ class RecordStage:
 
     def record(self, decision: Decision, now: dt.datetime, elapsed: float) -> Decision:
         try:
-            self._audit.append(audit_record(decision, now, elapsed),
-                               durable=decision.allowed and decision.state_changing)
+            self._audit.append(
+                audit_record(decision, now, elapsed), durable=decision.allowed and decision.state_changing
+            )
         except AuditUnavailable:
             self._metrics.audit_failures.inc()
-            decision.deny(Reason.AUDIT_UNAVAILABLE, "the audit log cannot be written; all requests are denied")
+            decision.deny(
+                Reason.AUDIT_UNAVAILABLE, "the audit log cannot be written; all requests are denied"
+            )
         op_class = decision.operation.op_class if decision.operation else "unknown"
         self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
         return decision
