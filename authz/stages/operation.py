@@ -70,7 +70,7 @@ class OperationStage:
             params: dict[str, str] = {}
             for template, raw in zip(route.segments, segments, strict=True):
                 if template.startswith("{"):
-                    params[template[1:-1]] = _decode_param(raw)
+                    params[template[1:-1]] = _decode_segment(raw)
                 elif template != raw:
                     break
             else:
@@ -91,16 +91,18 @@ def _split_path(path: str) -> list[str]:
             raise _malformed("the path has a dot segment")
         if not _RAW_SEGMENT.fullmatch(segment) or _PERCENT.search(segment):
             raise _malformed("the path holds a character that is not allowed (e.g. ';' or '\\')")
+        if "%" in segment:
+            _decode_segment(segment)  # refuse encoded separators anywhere, not just in parameters
     return segments
 
 
-def _decode_param(raw: str) -> str:
+def _decode_segment(raw: str) -> str:
     try:
         value = unquote(raw, errors="strict")
     except UnicodeDecodeError:
-        raise _malformed("a path parameter is not valid UTF-8") from None
+        raise _malformed("a path segment is not valid UTF-8 once decoded") from None
     if _FORBIDDEN_DECODED.search(value) or value.strip(".") == "" or value != value.strip():
-        raise _malformed("a path parameter holds an encoded separator, dot segment or control")
+        raise _malformed("a path segment holds an encoded separator, dot segment or control")
     return value
 
 
