@@ -223,6 +223,7 @@ def render(p: EnvoyParams) -> dict[str, Any]:
             {
                 "timeout": "0.25s",
                 "interval": p.health_check_interval,
+                "no_traffic_interval": p.health_check_interval,
                 "unhealthy_threshold": 1,
                 "healthy_threshold": 1,
                 "grpc_health_check": {"service_name": "envoy.service.auth.v3.Authorization"},
