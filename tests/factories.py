@@ -1,0 +1,97 @@
+"""Shared test factories: a PKI and config on disk, requests as Envoy would send them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+from cryptography import x509
+from envoy.service.auth.v3 import external_auth_pb2 as pb
+
+from authz.config import Config, load_config
+from authz.model import RequestContext
+from authz.pki import DevPki, Issued, make_svid
+
+TRUST_DOMAIN = "agents.example.org"
+BOT = f"spiffe://{TRUST_DOMAIN}/agent/helpdesk-bot"
+SUSPENDED = f"spiffe://{TRUST_DOMAIN}/agent/suspended-bot"
+ROGUE = f"spiffe://{TRUST_DOMAIN}/agent/rogue-bot"
+
+
+def envoy_cert(issued: Issued) -> str:
+    """``source.certificate`` as Envoy sends it: the URL-encoded PEM of the leaf."""
+    return quote(issued.cert_pem.decode(), safe="")
+
+
+@dataclass
+class World:
+    """A dev PKI plus the demo config, written to a temporary folder."""
+
+    root: Path
+    pki: DevPki
+    config_path: Path
+
+    @property
+    def ca(self) -> Issued:
+        return self.pki.load_ca()
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    def svid(self, spiffe_id: str = BOT, **kwargs: object) -> Issued:
+        return make_svid(self.ca, spiffe_id, **kwargs)  # type: ignore[arg-type]
+
+    def request(
+        self,
+        method: str = "GET",
+        path: str = "/v1/users/alice",
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        svid: Issued | None = None,
+        principal: str | None = None,
+    ) -> RequestContext:
+        leaf = svid or self.svid()
+        if principal is None:
+            san = leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+            principal = uris[0] if uris else ""
+        return RequestContext(
+            method=method,
+            path=path,
+            headers=headers or {},
+            body=body,
+            principal=principal,
+            certificate=envoy_cert(leaf),
+            request_id="req-1",
+        )
+
+
+def make_world(root: Path, audit_path: Path | None = None) -> World:
+    pki = DevPki.create(root / "pki", TRUST_DOMAIN, ["helpdesk-bot"])
+    text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    if audit_path is not None:
+        text = text.replace('path = "audit.jsonl"', f'path = "{audit_path}"')
+    config_path = root / "agent-authz.toml"
+    config_path.write_text(text)
+    return World(root, pki, config_path)
+
+
+def check_request(ctx: RequestContext) -> pb.CheckRequest:
+    """The CheckRequest Envoy would send for ``ctx``."""
+    req = pb.CheckRequest()
+    attrs = req.attributes
+    attrs.source.principal = ctx.principal
+    attrs.source.certificate = ctx.certificate
+    http = attrs.request.http
+    http.method, http.path, http.id = ctx.method, ctx.path, ctx.request_id
+    http.headers.update(ctx.headers)
+    http.raw_body = ctx.body
+    return req
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)

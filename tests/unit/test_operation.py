@@ -1,0 +1,161 @@
+"""Stage 2: operation — route matching, target principal, and refusing ambiguous requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from factories import World, make_world
+
+from authz.reasons import Denied, Reason
+from authz.stages.operation import OperationStage
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory) -> OperationStage:
+    world: World = make_world(tmp_path_factory.mktemp("operation"))
+    config = world.config()
+    return OperationStage(config.routes, config.max_body_bytes)
+
+
+def body(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "operation", "target"),
+    [
+        ("GET", "/v1/users/alice", b"", "user.read", "alice"),
+        ("GET", "/v1/users/alice%40example.org", b"", "user.read", "alice@example.org"),
+        ("POST", "/v1/users/alice/password/reset", b"", "user.password.reset", "alice"),
+        ("POST", "/v1/users/alice/password/reset", body(user="alice"), "user.password.reset", "alice"),
+        ("POST", "/v1/users/bob/mfa/reset", body(reason="lost phone"), "user.mfa.reset", "bob"),
+        ("POST", "/v1/groups/it-admins/members", body(user="bob"), "group.member.add", "bob"),
+        ("DELETE", "/v1/groups/staff/members/alice", b"", "group.member.remove", "alice"),
+    ],
+)
+def test_routes_resolve(
+    stage: OperationStage, method: str, path: str, payload: bytes, operation: str, target: str
+) -> None:
+    op = stage.resolve(method, path, {}, payload)
+    assert (op.name, op.target) == (operation, target)
+
+
+def test_class_and_reversibility_come_from_the_route(stage: OperationStage) -> None:
+    op = stage.resolve("POST", "/v1/users/alice/password/reset", {}, b"")
+    assert op.op_class == "credential_change"
+    assert op.route.reversible is False
+    assert op.route.state_changing
+
+
+def reason_for(
+    stage: OperationStage, method: str, path: str, payload: bytes = b"", headers: dict[str, str] | None = None
+) -> Reason:
+    with pytest.raises(Denied) as info:
+        stage.resolve(method, path, headers or {}, payload)
+    return info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/secrets"),
+        ("GET", "/v1/users/alice/extra"),
+        ("GET", "/v2/users/alice"),
+        ("PUT", "/v1/users/alice"),
+        ("PROPFIND", "/v1/users/alice"),
+        ("POST", "/v1/users/alice"),
+    ],
+)
+def test_unknown_routes_are_denied(stage: OperationStage, method: str, path: str) -> None:
+    assert reason_for(stage, method, path) is Reason.UNKNOWN_ROUTE
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/users/alice%2F..%2Fbob/password/reset",  # attack: encoded traversal in a parameter
+        "/v1/users/alice%2fbob",
+        "/v1/users/alice%5Cbob",
+        "/v1/users/%2E%2E",
+        "/v1/users/%2e",
+        "//v1/users/alice",  # attack: empty segment
+        "/v1/users//alice",
+        "/v1/users/alice/",
+        "/v1/users/alice;x/password/reset",  # attack: path parameter
+        "/v1/users/alice;x",
+        "/v1/users/./alice",  # attack: dot segments
+        "/v1/users/../users/alice",
+        "/v1/users/alice/..",
+        "/v1/users/al%ice",
+        "/v1/users/al%25ice",  # double encoding
+        "/v1/users/alice%00",
+        "/v1/users/alice%0d%0ax-injected:1",
+        "/v1/users/ alice",
+        "/v1/users/alice\\bob",
+        "/v1/users/alice#frag",
+        "v1/users/alice",
+        "/v1/users/%ff",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_attack_ambiguous_paths_are_malformed(stage: OperationStage, method: str, path: str) -> None:
+    assert reason_for(stage, method, path) is Reason.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize("method", ["get", "Get", "G-ET", "", "GET "])
+def test_attack_lowercase_or_odd_methods(stage: OperationStage, method: str) -> None:
+    assert reason_for(stage, method, "/v1/users/alice") is Reason.MALFORMED_REQUEST
+
+
+def test_attack_query_string_repeating_the_path(stage: OperationStage) -> None:
+    # The query is split off; a route that takes none refuses it rather than let the
+    # upstream read a second principal out of it.
+    assert reason_for(stage, "GET", "/v1/users/alice?/v1/users/bob") is Reason.MALFORMED_REQUEST
+    assert reason_for(stage, "GET", "/v1/users/alice?user=bob") is Reason.MALFORMED_REQUEST
+
+
+def test_attack_body_principal_disagreeing_with_path(stage: OperationStage) -> None:
+    assert reason_for(stage, "POST", "/v1/users/alice/password/reset", body(user="bob")) is (
+        Reason.MALFORMED_REQUEST
+    )
+
+
+def test_attack_duplicate_json_key(stage: OperationStage) -> None:
+    payload = b'{"user": "alice", "user": "bob"}'
+    assert reason_for(stage, "POST", "/v1/users/alice/password/reset", payload) is Reason.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{not json", b'{"user": "alice"', b"[]", b'"alice"', b"\xff\xfe", b"[" * 100000],
+    ids=["syntax", "truncated", "array", "string", "bad-utf8", "deep-nesting"],
+)
+def test_attack_malformed_json_body(stage: OperationStage, payload: bytes) -> None:
+    assert reason_for(stage, "POST", "/v1/groups/staff/members", payload) is Reason.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", body(role="viewer"), body(user=7), body(user=""), body(user="a/b"), body(user=["bob"])],
+    ids=["empty", "no-field", "number", "empty-string", "slash", "list"],
+)
+def test_body_only_principal_must_be_present_and_a_name(stage: OperationStage, payload: bytes) -> None:
+    assert reason_for(stage, "POST", "/v1/groups/staff/members", payload) is Reason.MALFORMED_REQUEST
+
+
+def test_compressed_body_is_refused(stage: OperationStage) -> None:
+    headers = {"content-encoding": "gzip"}
+    assert reason_for(stage, "POST", "/v1/groups/staff/members", body(user="bob"), headers) is (
+        Reason.MALFORMED_REQUEST
+    )
+
+
+def test_oversized_body_is_refused(stage: OperationStage) -> None:
+    payload = body(user="bob", pad="x" * 70000)
+    assert reason_for(stage, "POST", "/v1/groups/staff/members", payload) is Reason.MALFORMED_REQUEST
+
+
+def test_principals_are_not_normalised(stage: OperationStage) -> None:
+    assert stage.resolve("GET", "/v1/users/Alice", {}, b"").target == "Alice"
+    assert stage.resolve("GET", "/v1/users/alice%E2%80%8B", {}, b"").target == "alice\u200b"
