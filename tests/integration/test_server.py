@@ -1,0 +1,129 @@
+"""The gRPC server in-process on an ephemeral port, spoken to as Envoy would."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from envoy.service.auth.v3 import external_auth_pb2 as pb
+from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
+from factories import BOT, TRUST_DOMAIN, World, check_request, envoy_cert, make_world
+from google.rpc import code_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from authz.config import load_config
+from authz.model import RequestContext
+from authz.pki import make_ca, make_svid
+from authz.server.grpc_server import AUTHZ_SERVICE, AuthzServer
+
+
+class Running:
+    def __init__(self, world: World, audit_path: Path | None = None) -> None:
+        config = load_config(world.config_path)
+        if audit_path is not None:
+            from dataclasses import replace
+
+            config = replace(config, audit=replace(config.audit, path=audit_path))
+        self.server = AuthzServer(config, listen="127.0.0.1:0", metrics_listen="127.0.0.1:0")
+        self.server.start()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
+        self.authz = pb_grpc.AuthorizationStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def check(self, ctx: RequestContext) -> pb.CheckResponse:
+        return self.authz.Check(check_request(ctx), timeout=5)
+
+    def status(self) -> int:
+        req = health_pb2.HealthCheckRequest(service=AUTHZ_SERVICE)
+        return int(self.health.Check(req, timeout=5).status)
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.server.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def close(self) -> None:
+        self.channel.close()
+        self.server.stop(grace=1)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path)
+
+
+@pytest.fixture
+def running(world: World) -> Iterator[Running]:
+    r = Running(world)
+    yield r
+    r.close()
+
+
+def reason(resp: pb.CheckResponse) -> str:
+    return {h.header.key: h.header.value for h in resp.denied_response.headers}["x-authz-reason"]
+
+
+def test_allowed_check(world: World, running: Running) -> None:
+    resp = running.check(world.request())
+    assert resp.status.code == code_pb2.OK
+    headers = {h.header.key: h.header.value for h in resp.ok_response.headers}
+    assert headers["x-agent-id"] == BOT
+    assert "x-agent-task-token" in resp.ok_response.headers_to_remove
+
+
+def test_health_is_serving(running: Running) -> None:
+    assert running.status() == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_metrics_are_served(world: World, running: Running) -> None:
+    running.check(world.request())
+    running.check(world.request(path="/v1/nope"))
+    text = running.metrics()
+    assert 'authz_decisions_total{class="read",decision="allow",reason="allowed"} 1.0' in text
+    assert 'authz_decisions_total{class="unknown",decision="deny",reason="unknown_route"} 1.0' in text
+    assert "authz_check_duration_seconds_count 2.0" in text
+    assert "authz_serving 1.0" in text
+
+
+def test_empty_check_request_is_denied_not_an_error(running: Running) -> None:
+    resp = running.authz.Check(pb.CheckRequest(), timeout=5)
+    assert resp.status.code == code_pb2.UNAUTHENTICATED
+    assert reason(resp) == "missing_client_identity"
+
+
+def test_attack_foreign_ca_svid_straight_to_the_authorizer_with_forged_principal(
+    world: World, running: Running
+) -> None:
+    forged = make_svid(make_ca(TRUST_DOMAIN), BOT)
+    ctx = RequestContext("GET", "/v1/users/alice", {}, b"", BOT, envoy_cert(forged))
+    resp = running.check(ctx)
+    assert resp.denied_response.status.code == 401
+    assert reason(resp) == "invalid_client_certificate"
+
+
+def test_attack_unwritable_audit_log(world: World) -> None:
+    running = Running(world, audit_path=Path("/dev/full"))
+    try:
+        assert running.status() == health_pb2.HealthCheckResponse.SERVING
+        for _ in range(2):
+            resp = running.check(world.request())
+            assert resp.denied_response.status.code == 503
+            assert reason(resp) == "audit_unavailable"
+        assert running.status() == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert "authz_serving 0.0" in running.metrics()
+        assert "authz_audit_failures_total 2.0" in running.metrics()
+    finally:
+        running.close()
+
+
+def test_stop_closes_the_port_and_keeps_the_audit_log(world: World) -> None:
+    running = Running(world)
+    running.check(world.request())
+    running.server.stop(grace=1)
+    with pytest.raises(grpc.RpcError):
+        running.check(world.request())
+    running.channel.close()
+    assert (world.root / "audit.jsonl").read_text().count("\n") == 1
