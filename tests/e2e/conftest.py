@@ -1,0 +1,87 @@
+"""A real stack (sample API, agent-authz, Envoy) over mTLS, shared by the e2e tests.
+
+Every request a test sends through ``Agent`` carries a marker; when the session ends, no marker
+of a request that was not allowed may appear in the sample API's record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authz.demo.stack import Response, Stack
+
+MARKER = "x-test-request"
+
+
+class Agent:
+    def __init__(
+        self, stack: Stack, name: str, denied: list[str], cert: Path | None = None, key: Path | None = None
+    ) -> None:
+        self.client = stack.client(name, cert=cert, key=key)
+        self.denied = denied
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        marker = uuid.uuid4().hex
+        resp = self.client.request(method, path, body, {**(headers or {}), MARKER: marker})
+        if resp.status != 200:
+            self.denied.append(marker)
+        return resp
+
+
+class E2E:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.denied: list[str] = []
+
+    def agent(
+        self, name: str = "helpdesk-bot", *, cert: Path | None = None, key: Path | None = None
+    ) -> Agent:
+        return Agent(self.stack, name, self.denied, cert, key)
+
+    def upstream_saw(self, marker_headers: dict[str, str]) -> list[dict[str, Any]]:
+        return [r for r in self.stack.upstream_record() if r["headers"].get(MARKER) in marker_headers]
+
+    def last_upstream(self) -> dict[str, Any]:
+        return self.stack.upstream_record()[-1]
+
+    def assert_denied_never_reached_upstream(self) -> None:
+        seen = {r["headers"].get(MARKER) for r in self.stack.upstream_record()}
+        leaked = [m for m in self.denied if m in seen]
+        assert not leaked, f"{len(leaked)} denied request(s) reached the sample API"
+
+
+def start_stack(root: Path) -> tuple[Stack, E2E]:
+    stack = Stack.create(root).start()
+    return stack, E2E(stack)
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    stack, env = start_stack(tmp_path_factory.mktemp("e2e-stack"))
+    try:
+        yield env
+        env.assert_denied_never_reached_upstream()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def fresh_stack(tmp_path: Path) -> Iterator[E2E]:
+    """A stack of its own, for tests that stop or break a part of it."""
+    stack, env = start_stack(tmp_path / "stack")
+    try:
+        yield env
+        env.assert_denied_never_reached_upstream()
+    finally:
+        stack.stop()

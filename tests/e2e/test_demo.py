@@ -1,0 +1,82 @@
+"""`agent-authz demo`, as `make demo` runs it, and `demo --hold` as a user would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from authz.demo.stack import AgentClient, wait_until
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_REASONS = {"unknown_agent", "agent_suspended", "unknown_route", "approval_required"}
+
+
+def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path) -> None:
+    out = tmp_path / "demo.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "authz", "demo", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcomes = json.loads(out.read_text())
+    for outcome in outcomes:
+        assert {"scenario", "expected_status", "status", "reason", "ok"} <= set(outcome)
+        assert outcome["ok"], outcome
+    assert EXPECTED_REASONS <= {o["reason"] for o in outcomes}
+    by_name = {o["scenario"]: o for o in outcomes}
+    assert by_name["registered agent reads a user"]["status"] == 200
+    assert by_name["authorizer stopped: Envoy denies (fail closed)"]["status"] == 503
+    assert by_name["audit verify after editing one record (in a copy)"]["status"] == "broken at record 1"
+    assert "scenarios as expected" in result.stdout
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
+    import ssl
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authz", "demo", "--hold"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    env_file = tmp_path / "demo-env.json"
+    try:
+        wait_until(env_file.exists, "demo-env.json", timeout=60)
+        env = json.loads(env_file.read_text())
+        bot = env["agents"]["helpdesk-bot"]
+        for key in ("cert", "key"):
+            assert Path(bot[key]).exists()
+        assert Path(env["config"]).exists() and Path(env["trust_bundle"]).exists()
+        context = ssl.create_default_context(cafile=env["trust_bundle"])
+        context.load_cert_chain(bot["cert"], bot["key"])
+        assert AgentClient(env["ports"]["envoy"], context).request("GET", "/v1/users/alice").status == 200
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert b"curl" in output
+        for pid in env["pids"].values():
+            assert not pid_alive(pid)
+        assert not env_file.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

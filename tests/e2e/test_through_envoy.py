@@ -1,0 +1,215 @@
+"""Every scenario and attack of the identity and operation stages, through a real Envoy over mTLS."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+from conftest import E2E, MARKER
+
+from authz.audit import verify
+from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS
+from authz.pki import SERVER_AUTH, Issued, make_ca, make_svid
+
+pytestmark = pytest.mark.e2e
+
+
+def test_registered_agent_reads_a_user(e2e: E2E) -> None:
+    resp = e2e.agent().request("GET", "/v1/users/alice")
+    assert resp.status == 200
+    assert resp.json()["user"] == "alice"
+    seen = e2e.last_upstream()
+    assert seen["path"] == "/v1/users/alice"
+    assert seen["headers"]["x-agent-id"] == e2e.stack.pki.spiffe_id("helpdesk-bot")
+    assert seen["headers"]["x-agent-owner"] == "it-helpdesk@example.org"
+
+
+@pytest.mark.parametrize(
+    ("agent", "method", "path", "body", "status", "reason"),
+    [
+        ("rogue-bot", "GET", "/v1/users/alice", None, 403, "unknown_agent"),
+        ("suspended-bot", "GET", "/v1/users/alice", None, 403, "agent_suspended"),
+        ("helpdesk-bot", "GET", "/v1/admin/export", None, 403, "unknown_route"),
+        (
+            "helpdesk-bot",
+            "POST",
+            "/v1/users/alice/password/reset",
+            {"user": "alice"},
+            403,
+            "approval_required",
+        ),
+        ("helpdesk-bot", "POST", "/v1/groups/it-admins/members", {"user": "bob"}, 403, "approval_required"),
+    ],
+)
+def test_denied_scenarios(
+    e2e: E2E, agent: str, method: str, path: str, body: dict[str, str] | None, status: int, reason: str
+) -> None:
+    resp = e2e.agent(agent).request(method, path, body)
+    assert (resp.status, resp.reason) == (status, reason)
+    assert resp.json()["error"] == reason
+    assert resp.json()["decision_id"] == resp.headers["x-authz-decision-id"]
+
+
+def test_attack_client_supplies_the_injected_headers(e2e: E2E) -> None:
+    forged = {h: "forged" for h in INJECTED_HEADERS}
+    resp = e2e.agent().request("GET", "/v1/users/alice", headers=forged)
+    assert resp.status == 200
+    headers = e2e.last_upstream()["headers"]
+    assert headers["x-agent-id"] == e2e.stack.pki.spiffe_id("helpdesk-bot")
+    assert headers["x-agent-owner"] == "it-helpdesk@example.org"
+    assert headers["x-authz-decision-id"] not in ("forged", "forged,forged")
+    assert len(headers["x-authz-decision-id"]) == 32
+    for name in ("x-agent-task", "x-on-behalf-of", "x-approved-by"):
+        assert name not in headers
+
+
+def test_credentials_never_reach_the_upstream(e2e: E2E) -> None:
+    creds = {h: "secret-credential" for h in CREDENTIAL_HEADERS}
+    assert e2e.agent().request("GET", "/v1/users/bob", headers=creds).status == 200
+    headers = e2e.last_upstream()["headers"]
+    assert not set(CREDENTIAL_HEADERS) & set(headers)
+
+
+def write(tmp_path: Path, name: str, issued: Issued) -> tuple[Path, Path]:
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    issued.write(cert, key)
+    return cert, key
+
+
+def test_attack_two_uri_sans(e2e: E2E, tmp_path: Path) -> None:
+    # Envoy's SPIFFE validator accepts this certificate; agent-authz does not.
+    pki = e2e.stack.pki
+    svid = make_svid(pki.load_ca(), [pki.spiffe_id("helpdesk-bot"), pki.spiffe_id("admin-bot")])
+    cert, key = write(tmp_path, "two-sans", svid)
+    resp = e2e.agent(cert=cert, key=key).request("GET", "/v1/users/alice")
+    assert (resp.status, resp.reason) == (401, "invalid_client_certificate")
+
+
+def test_attack_server_auth_only_svid(e2e: E2E, tmp_path: Path) -> None:
+    pki = e2e.stack.pki
+    cert, key = write(
+        tmp_path,
+        "server-auth",
+        make_svid(pki.load_ca(), pki.spiffe_id("helpdesk-bot"), usages=(SERVER_AUTH,)),
+    )
+    resp = e2e.agent(cert=cert, key=key).request("GET", "/v1/users/alice")
+    assert (resp.status, resp.reason) == (401, "invalid_client_certificate")
+
+
+@pytest.mark.parametrize("kind", ["expired", "foreign-ca", "ca-as-client"])
+def test_attack_rejected_in_the_tls_handshake(e2e: E2E, tmp_path: Path, kind: str) -> None:
+    import datetime as dt
+
+    pki = e2e.stack.pki
+    now = dt.datetime.now(dt.UTC)
+    issued = {
+        "expired": lambda: make_svid(
+            pki.load_ca(),
+            pki.spiffe_id("helpdesk-bot"),
+            not_before=now - dt.timedelta(days=2),
+            not_after=now - dt.timedelta(days=1),
+        ),
+        "foreign-ca": lambda: make_svid(make_ca(pki.trust_domain), pki.spiffe_id("helpdesk-bot")),
+        "ca-as-client": pki.load_ca,
+    }[kind]()
+    cert, key = write(tmp_path, kind, issued)
+    before = len(e2e.stack.upstream_record())
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        e2e.agent(cert=cert, key=key).request("GET", "/v1/users/alice")
+    assert len(e2e.stack.upstream_record()) == before
+
+
+def test_no_client_certificate_is_refused(e2e: E2E) -> None:
+    import http.client
+
+    context = ssl.create_default_context(cafile=str(e2e.stack.pki.bundle))
+    conn = http.client.HTTPSConnection("127.0.0.1", e2e.stack.ports["envoy"], context=context, timeout=10)
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        conn.request("GET", "/v1/users/alice")
+        conn.getresponse()
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "reason"),
+    [
+        ("POST", "/v1/users/alice%2F..%2Fbob/password/reset", 400, ""),  # Envoy: escaped slash
+        ("GET", "/v1/users/alice;x", 403, "malformed_request"),
+        ("POST", "/v1/users/alice;x/password/reset", 403, "malformed_request"),
+        ("GET", "/v1/users/alice?/v1/users/bob", 403, "malformed_request"),
+        ("GET", "/v1/users/alice?user=bob", 403, "malformed_request"),
+        ("get", "/v1/users/alice", 400, ""),  # Envoy refuses a lower-case method
+        ("FOO", "/v1/users/alice", 400, ""),
+    ],
+)
+def test_attack_paths_and_methods(e2e: E2E, method: str, path: str, status: int, reason: str) -> None:
+    resp = e2e.agent().request(method, path)
+    assert (resp.status, resp.reason) == (status, reason)
+
+
+@pytest.mark.parametrize("path", ["//v1/users/alice", "/v1/users/bob/../alice", "/v1/users/./alice"])
+def test_attack_paths_envoy_normalises_reach_only_the_decided_target(e2e: E2E, path: str) -> None:
+    # Envoy normalises before ext_authz, so what agent-authz decides on is what the API gets.
+    resp = e2e.agent().request("GET", path)
+    assert resp.status == 200
+    assert e2e.last_upstream()["path"] == "/v1/users/alice"
+    assert resp.json()["user"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"user": "bob"}, 403), (b'{"user": "alice"', 403), (b'{"user":"alice","user":"bob"}', 403)],
+    ids=["body-principal-disagrees", "malformed-json", "duplicate-key"],
+)
+def test_attack_bodies(e2e: E2E, body: bytes | dict[str, str], status: int) -> None:
+    resp = e2e.agent().request("POST", "/v1/users/alice/password/reset", body)
+    assert (resp.status, resp.reason) == (status, "malformed_request")
+
+
+def test_oversized_body_is_refused_by_envoy(e2e: E2E) -> None:
+    resp = e2e.agent().request("POST", "/v1/groups/staff/members", {"user": "bob", "pad": "x" * 70000})
+    assert resp.status == 413
+
+
+def test_audit_log_of_the_session_verifies(e2e: E2E) -> None:
+    assert e2e.agent().request("GET", "/v1/users/carol").status == 200
+    result = verify(e2e.stack.audit_path)
+    assert result.ok, result.problem
+    assert result.records >= 1
+
+
+def test_authorizer_stopped_envoy_fails_closed(fresh_stack: E2E) -> None:
+    agent = fresh_stack.agent()
+    assert agent.request("GET", "/v1/users/alice").status == 200
+    fresh_stack.stack.stop_process("authz")
+    resp = agent.request("GET", "/v1/users/alice", headers={MARKER + "-x": "1"})
+    assert resp.status == 503
+    assert "x-authz-reason" not in resp.headers  # Envoy's own deny: the authorizer never answered
+    fresh_stack.stack.start_authz()
+    from authz.demo.stack import wait_until
+
+    wait_until(fresh_stack.stack.authz_healthy_in_envoy, "agent-authz back in Envoy")
+    assert agent.request("GET", "/v1/users/alice").status == 200
+
+
+def test_attack_unwritable_audit_log_through_envoy(tmp_path: Path) -> None:
+    from authz.demo.stack import Stack
+
+    stack = Stack.create(tmp_path / "stack")
+    text = stack.config_path.read_text().replace('path = "audit.jsonl"', 'path = "/dev/full"')
+    stack.config_path.write_text(text)
+    env = E2E(stack.start())
+    try:
+        agent = env.agent()
+        first = agent.request("GET", "/v1/users/alice")
+        assert (first.status, first.reason) == (503, "audit_unavailable")
+        from authz.demo.stack import wait_until
+
+        wait_until(lambda: not stack.authz_healthy_in_envoy(), "Envoy to see agent-authz NOT_SERVING")
+        later = agent.request("GET", "/v1/users/alice")
+        assert later.status == 503
+        env.assert_denied_never_reached_upstream()
+        assert stack.upstream_record() == []
+    finally:
+        stack.stop()
