@@ -127,3 +127,18 @@ def test_stop_closes_the_port_and_keeps_the_audit_log(world: World) -> None:
         running.check(world.request())
     running.channel.close()
     assert (world.root / "audit.jsonl").read_text().count("\n") == 1
+
+
+def test_failure_outside_the_pipeline_is_a_deny_not_a_grpc_error(
+    world: World, running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import authz.server.grpc_server as server_module
+
+    def explode(request: object) -> None:
+        raise ValueError("cannot convert")
+
+    monkeypatch.setattr(server_module, "to_request", explode)
+    resp = running.check(world.request())
+    assert resp.status.code == code_pb2.PERMISSION_DENIED
+    assert resp.denied_response.status.code == 503
+    assert reason(resp) == "internal_error"
