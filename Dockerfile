@@ -1,0 +1,29 @@
+# agent-authz: the ext_authz gRPC server and its CLI (also the dev PKI and the sample API the
+# docker-compose stack runs). Build: docker build -t agent-authz .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Copy only what the wheel is built from (not .venv/, tests/, a local PKI ...).
+WORKDIR /build
+COPY pyproject.toml ./
+COPY authz ./authz
+RUN pip install . && rm -rf /build
+
+# A fixed, unprivileged uid. docker-compose.yml gives Envoy the same uid (ENVOY_UID) so that it
+# can read server.key, which `agent-authz pki init` writes with mode 0600.
+# /etc/agent-authz (and pki/ in it) belong to that user so that named volumes mounted there start
+# out writable by it (Docker copies an image folder's ownership into an empty named volume).
+RUN groupadd --system --gid 10001 agent-authz \
+    && useradd --system --uid 10001 --gid agent-authz --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin agent-authz \
+    && mkdir -p /etc/agent-authz/pki \
+    && chown -R agent-authz:agent-authz /etc/agent-authz
+
+USER agent-authz
+WORKDIR /etc/agent-authz
+ENTRYPOINT ["agent-authz"]
+CMD ["--help"]
