@@ -219,6 +219,8 @@ def render(p: EnvoyParams) -> dict[str, Any]:
         p.authz,
         p,
         typed_extension_protocol_options=_HTTP2,
+        # No panic mode: with every endpoint unhealthy (NOT_SERVING), send no Check at all.
+        common_lb_config={"healthy_panic_threshold": {"value": 0}},
         health_checks=[
             {
                 "timeout": "0.25s",

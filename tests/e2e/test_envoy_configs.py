@@ -305,11 +305,6 @@ class AllowAll(pb_grpc.AuthorizationServicer):
         return pb.CheckResponse(status=status_pb2.Status(code=0), ok_response=pb.OkHttpResponse())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Envoy's default 50% panic threshold sends Checks to an unhealthy sole endpoint; "
-    "fix: common_lb_config.healthy_panic_threshold 0 on agent_authz (see envoy/README.md)",
-)
 def test_not_serving_endpoint_gets_no_checks(pki: DevPki, tmp_path: Path) -> None:
     """An authorizer that answers NOT_SERVING (but would allow everything) must not be asked."""
     servicer = AllowAll()
