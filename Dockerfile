@@ -9,19 +9,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Copy only what the wheel is built from (not .venv/, tests/, a local PKI ...).
 WORKDIR /build
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY authz ./authz
 RUN pip install . && rm -rf /build
 
 # A fixed, unprivileged uid. docker-compose.yml gives Envoy the same uid (ENVOY_UID) so that it
 # can read server.key, which `agent-authz pki init` writes with mode 0600.
-# /etc/agent-authz (and pki/ in it) belong to that user so that named volumes mounted there start
+# /etc/agent-authz/pki and /var/lib/agent-authz (the audit log) belong to that user so that the
+# named volumes mounted there start
 # out writable by it (Docker copies an image folder's ownership into an empty named volume).
 RUN groupadd --system --gid 10001 agent-authz \
     && useradd --system --uid 10001 --gid agent-authz --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin agent-authz \
-    && mkdir -p /etc/agent-authz/pki \
-    && chown -R agent-authz:agent-authz /etc/agent-authz
+    && mkdir -p /etc/agent-authz/pki /var/lib/agent-authz \
+    && chown -R agent-authz:agent-authz /etc/agent-authz /var/lib/agent-authz
 
 USER agent-authz
 WORKDIR /etc/agent-authz

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from authz.audit import AuditError, verify
@@ -14,7 +15,10 @@ from authz.config import ConfigError, load_config
 def _serve(args: argparse.Namespace) -> int:
     from authz.server.grpc_server import AuthzServer
 
-    server = AuthzServer(load_config(args.config), listen=args.listen, metrics_listen=args.metrics_listen)
+    config = load_config(args.config)
+    if args.audit_path:
+        config = replace(config, audit=replace(config.audit, path=Path(args.audit_path).resolve()))
+    server = AuthzServer(config, listen=args.listen, metrics_listen=args.metrics_listen)
     server.serve_forever()
     return 0
 
@@ -88,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--listen", help="override server.listen (HOST:PORT)")
     p.add_argument("--metrics-listen", help="override server.metrics_listen (HOST:PORT)")
+    p.add_argument("--audit-path", help="override audit.path (one audit file per process)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="configuration tools")

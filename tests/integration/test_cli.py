@@ -9,10 +9,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from factories import make_world
+from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
+from factories import check_request, make_world
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from authz.audit import AuditLog
+from authz.audit import AuditLog, verify
 from authz.demo.stack import free_port, wait_until
 
 CLI = [sys.executable, "-m", "authz"]
@@ -25,12 +26,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     port = free_port()
+    audit = tmp_path / "elsewhere.jsonl"
     proc = subprocess.Popen(
         [
             *CLI,
             "serve",
             "--config",
             str(world.config_path),
+            "--audit-path",
+            str(audit),
             "--listen",
             f"127.0.0.1:{port}",
             "--metrics-listen",
@@ -52,10 +56,12 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
 
             wait_until(serving, "agent-authz serve", timeout=20)
+            pb_grpc.AuthorizationStub(channel).Check(check_request(world.request()), timeout=5)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0
         assert "agent-authz stopped" in output.decode()
+        assert verify(audit).records == 1  # --audit-path overrode the config
     finally:
         if proc.poll() is None:
             proc.kill()
