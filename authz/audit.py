@@ -1,8 +1,9 @@
 """Tamper-evident audit log: append-only JSON Lines, each record hash-chained to the last.
 
 Every record carries ``seq`` (1, 2, …), ``prev`` (the previous record's ``hash``) and ``hash``
-(SHA-256 of the record's canonical JSON without ``hash``). Editing, deleting, reordering or
-truncating records breaks the chain, and ``verify`` names the first broken record. Records are
+(SHA-256 of the record's canonical JSON without ``hash``, appended as the last key). Editing,
+deleting, reordering or truncating records breaks the chain, and ``verify`` names the first
+broken record. Records are
 written with one ``write`` each; ``durable=True`` also waits for ``fsync`` — with group commit:
 one ``fsync`` covers every record written before it.
 """
@@ -34,12 +35,15 @@ def canonical(record: dict[str, Any]) -> bytes:
 
 
 def seal(record: dict[str, Any], seq: int, prev: str) -> tuple[bytes, str]:
-    """The record's line (without newline) with seq, prev and its own hash; and that hash."""
+    """The record's line (without newline) with seq, prev and, last, its own hash; and that hash.
+
+    The hash covers the canonical JSON of everything else, so the line is serialised once.
+    """
     body = {**record, "seq": seq, "prev": prev}
     body.pop("hash", None)
-    digest = hashlib.sha256(canonical(body)).hexdigest()
-    body["hash"] = digest
-    return canonical(body), digest
+    unsealed = canonical(body)
+    digest = hashlib.sha256(unsealed).hexdigest()
+    return unsealed[:-1] + b',"hash":"' + digest.encode() + b'"}', digest
 
 
 class AuditLog:
