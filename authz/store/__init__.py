@@ -1,0 +1,76 @@
+"""The state store: revoked tasks, suspended agents, task budgets and consumed approvals.
+
+One small interface, one file per implementation (``sqlite.py`` now, Redis later). Reads are
+taken on every request and must be cheap; the only write on the request path is
+``commit_allow``, the single atomic transaction of pipeline stage 10 (DESIGN §2: nothing is spent
+before the decision is final).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """The store cannot be opened (start-up problem): bad path, not a database, newer schema."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot answer; callers deny with store_unavailable."""
+
+
+class CommitOutcome(StrEnum):
+    ALLOWED = "allowed"
+    TASK_REVOKED = "task_revoked"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    APPROVAL_REPLAYED = "approval_replayed"
+
+
+@dataclass(frozen=True)
+class Revocation:
+    task_id: str
+    reason: str
+    by: str
+    at: float  # unix seconds
+
+
+class StateStore(Protocol):
+    def task_revoked(self, task_id: str) -> bool: ...
+
+    def revoke_task(self, task_id: str, *, reason: str, by: str) -> bool:
+        """True if newly revoked, False if it already was (the first revocation is kept)."""
+        ...
+
+    def revocations(self, limit: int = 100) -> list[Revocation]:
+        """Newest first."""
+        ...
+
+    def agent_suspended(self, spiffe_id: str) -> bool: ...
+
+    def set_agent_suspended(self, spiffe_id: str, suspended: bool, *, by: str) -> None: ...
+
+    def suspended_agents(self) -> list[str]: ...
+
+    def task_calls(self, task_id: str) -> int:
+        """Calls charged to the task so far (0 if none)."""
+        ...
+
+    def approval_consumed(self, approval_id: str) -> bool: ...
+
+    def commit_allow(
+        self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
+    ) -> CommitOutcome:
+        """Atomically: re-check revocation, check the budget, check and consume the approvals.
+
+        In this order the first failing check is the outcome: TASK_REVOKED, BUDGET_EXHAUSTED
+        (calls >= max_calls), APPROVAL_REPLAYED (any id already consumed, or given twice).
+        Only on ALLOWED is anything written: the task's counter +1 (when task_id is not None)
+        and every approval id recorded as consumed. Safe against concurrent callers in other
+        threads and processes.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,214 @@
+"""SQLite state store: one file in WAL mode, shared by the threads and processes of one host.
+
+Each thread gets its own connection (readers then never wait for a writer or for each other);
+connections are in autocommit mode, so every read sees everything committed before it, in any
+process. ``commit_allow`` takes the write lock up front (``BEGIN IMMEDIATE``), which makes its
+check-then-write atomic across processes. Every ``sqlite3.Error`` after start-up is re-raised as
+``StoreUnavailable``; start-up problems are ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from authz.store import CommitOutcome, Revocation, StoreError, StoreUnavailable
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS revoked_tasks"
+    " (task_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS suspended_agents"
+    " (spiffe_id TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS task_usage (task_id TEXT PRIMARY KEY, calls INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS consumed_approvals"
+    " (approval_id TEXT PRIMARY KEY, task_id TEXT, at REAL NOT NULL)",
+)
+
+
+class SqliteStore:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 5.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()  # guards _conns and _closed
+        self._conns: dict[threading.Thread, sqlite3.Connection] = {}
+        self._closed = False
+        try:
+            conn = self._connect(create=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open state store {path}: {exc}") from None
+        try:
+            self._init_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open state store {path}: {exc}") from None
+        except StoreError:
+            conn.close()
+            raise
+        self._local.conn = conn
+        self._conns[threading.current_thread()] = conn
+
+    def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        # Only the constructor may create the file: a thread connecting after the file was
+        # deleted must fail, not start an empty store. check_same_thread=False only so that
+        # close() may close every thread's connection.
+        uri = f"{self.path.absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
+        conn = sqlite3.connect(
+            uri, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False, uri=True
+        )
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        if mode != "wal":
+            raise StoreError(f"state store {self.path}: cannot use WAL mode (got {mode!r})")
+        conn.execute("BEGIN IMMEDIATE")  # two processes starting together create the schema once
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"state store {self.path} has schema version {version}; "
+                    f"this agent-authz knows up to {SCHEMA_VERSION}"
+                )
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                if self._closed:
+                    conn.close()
+                    raise StoreUnavailable(f"state store {self.path} is closed")
+                for thread in [t for t in self._conns if not t.is_alive()]:
+                    self._conns.pop(thread).close()  # connections of threads that have ended
+                self._conns[threading.current_thread()] = conn
+            self._local.conn = conn
+        return conn
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state store {self.path}: {exc}") from None
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        try:
+            return self._conn().execute(sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state store {self.path}: {exc}") from None
+
+    def task_revoked(self, task_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM revoked_tasks WHERE task_id=?", (task_id,)))
+
+    def revoke_task(self, task_id: str, *, reason: str, by: str) -> bool:
+        sql = "INSERT INTO revoked_tasks VALUES (?,?,?,?) ON CONFLICT DO NOTHING"
+        return self._write(sql, (task_id, reason, by, self._clock())) == 1
+
+    def revocations(self, limit: int = 100) -> list[Revocation]:
+        sql = "SELECT task_id, reason, by, at FROM revoked_tasks ORDER BY at DESC, rowid DESC LIMIT ?"
+        return [Revocation(*row) for row in self._rows(sql, (limit,))]
+
+    def agent_suspended(self, spiffe_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM suspended_agents WHERE spiffe_id=?", (spiffe_id,)))
+
+    def set_agent_suspended(self, spiffe_id: str, suspended: bool, *, by: str) -> None:
+        if suspended:  # an agent already suspended keeps its first who/when
+            sql = "INSERT INTO suspended_agents VALUES (?,?,?) ON CONFLICT DO NOTHING"
+            self._write(sql, (spiffe_id, by, self._clock()))
+        else:
+            self._write("DELETE FROM suspended_agents WHERE spiffe_id=?", (spiffe_id,))
+
+    def suspended_agents(self) -> list[str]:
+        return [row[0] for row in self._rows("SELECT spiffe_id FROM suspended_agents ORDER BY 1", ())]
+
+    def task_calls(self, task_id: str) -> int:
+        rows = self._rows("SELECT calls FROM task_usage WHERE task_id=?", (task_id,))
+        return int(rows[0][0]) if rows else 0
+
+    def approval_consumed(self, approval_id: str) -> bool:
+        sql = "SELECT 1 FROM consumed_approvals WHERE approval_id=?"
+        return bool(self._rows(sql, (approval_id,)))
+
+    def commit_allow(
+        self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
+    ) -> CommitOutcome:
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                outcome = self._check_and_spend(conn, task_id, max_calls, approval_ids)
+                conn.execute("COMMIT" if outcome is CommitOutcome.ALLOWED else "ROLLBACK")
+            except BaseException:
+                _rollback(conn)  # never leave this thread's connection inside a transaction
+                raise
+            return outcome
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"state store {self.path}: {exc}") from None
+
+    def _check_and_spend(
+        self,
+        conn: sqlite3.Connection,
+        task_id: str | None,
+        max_calls: int | None,
+        approval_ids: Sequence[str],
+    ) -> CommitOutcome:
+        if task_id is not None:
+            if conn.execute("SELECT 1 FROM revoked_tasks WHERE task_id=?", (task_id,)).fetchone():
+                return CommitOutcome.TASK_REVOKED
+        if max_calls is not None:
+            row = conn.execute("SELECT calls FROM task_usage WHERE task_id=?", (task_id,)).fetchone()
+            if (0 if row is None else row[0]) >= max_calls:
+                return CommitOutcome.BUDGET_EXHAUSTED
+        if len(set(approval_ids)) != len(approval_ids):
+            return CommitOutcome.APPROVAL_REPLAYED  # one approval presented twice in one request
+        for approval_id in approval_ids:
+            sql = "SELECT 1 FROM consumed_approvals WHERE approval_id=?"
+            if conn.execute(sql, (approval_id,)).fetchone():
+                return CommitOutcome.APPROVAL_REPLAYED
+        if task_id is not None:
+            conn.execute(
+                "INSERT INTO task_usage VALUES (?,1) ON CONFLICT DO UPDATE SET calls=calls+1", (task_id,)
+            )
+        now = self._clock()
+        conn.executemany(
+            "INSERT INTO consumed_approvals VALUES (?,?,?)", [(a, task_id, now) for a in approval_ids]
+        )
+        return CommitOutcome.ALLOWED
+
+    def close(self) -> None:
+        """Close every thread's connection; later calls raise StoreUnavailable."""
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, {}
+        for conn in conns.values():
+            conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on error by itself)."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
