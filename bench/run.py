@@ -1,0 +1,135 @@
+"""Benchmark: Envoy + agent-authz against Envoy + a no-op ext_authz server (the floor).
+
+    python -m bench.run [--seconds 10] [--connections 32] [--rounds 1] [--json FILE]
+
+Both targets run in turn on 127.0.0.1 with the same dev PKI and the same rendered Envoy config;
+wrk drives GET /v1/users/alice (a read that agent-authz allows on identity alone). Exit 0 with a
+table of req/s, p50 and p99; exit 1 if a target cannot start or does not answer 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from authz.demo.stack import StackError
+from bench import probes, wrk
+from bench.report import LABELS, Rounds, environment, print_report
+from bench.targets import AGENT_AUTHZ, TARGETS, Target, TargetError, get, prepare
+
+PATH = "/v1/users/alice"
+WARMUP_SECONDS = 2
+WRK_THREADS = 2
+
+
+def measure(target: Target, seconds: int, connections: int) -> dict[str, Any]:
+    status, headers, body = get(target.ports["front"], PATH)
+    if status != 200:
+        reason = headers.get("x-authz-reason", "-")
+        raise TargetError(f"{target.name}: GET {PATH} answered {status} (reason {reason}): {body[:200]}")
+    url = target.front_url + PATH
+    wrk.run(url, seconds=WARMUP_SECONDS, connections=connections, threads=WRK_THREADS)
+    pids = {name: proc.pid for name, proc in target.procs.items()}
+    cpu_before = {name: probes.process_cpu(pid) for name, pid in pids.items()}
+    wrk_before, system_before, decided_before = probes.children_cpu(), probes.system_cpu(), _decisions(target)
+    started = time.monotonic()
+    result = wrk.run(url, seconds=seconds, connections=connections, threads=WRK_THREADS)
+    wall = time.monotonic() - started
+    target.check_alive()
+    cpu = {name: (probes.process_cpu(pid) - cpu_before[name]) / wall for name, pid in pids.items()}
+    cpu["wrk"] = (probes.children_cpu() - wrk_before) / wall
+    cpu["other"] = max(0.0, (probes.system_cpu() - system_before) / wall - sum(cpu.values()))
+    out: dict[str, Any] = {**vars(result), "cpu_cores": {k: round(v, 2) for k, v in cpu.items()}}
+    if decided_before is not None:
+        after = _decisions(target) or {}
+        out["decisions"] = {k: after.get(k, 0) - v for k, v in decided_before.items()}
+    return out
+
+
+def _decisions(target: Target) -> dict[str, int] | None:
+    return probes.decisions(target.ports["metrics"]) if target.name == AGENT_AUTHZ else None
+
+
+def run_rounds(seconds: int, connections: int, rounds: int, workers: int | None) -> tuple[Rounds, int]:
+    """Each round starts, measures and stops each target in turn (alternating, on a shared machine).
+
+    Returns the figures of every round and the servers' worker-thread count.
+    """
+    results: Rounds = {name: [] for name in TARGETS}
+    with tempfile.TemporaryDirectory(prefix="agent-authz-bench-") as tmp:
+        workdir = Path(tmp)
+        pki, threads = prepare(workdir, workers)
+        print(f"both ext_authz servers run {threads} gRPC worker threads", flush=True)
+        for number in range(1, rounds + 1):
+            for name in TARGETS:
+                target = Target(name, workdir, pki, threads)
+                step = f"round {number}/{rounds}, " if rounds > 1 else ""
+                print(
+                    f"{LABELS[name]}: {step}starting; {WARMUP_SECONDS}s warm-up, {seconds}s measured",
+                    flush=True,
+                )
+                try:
+                    target.start()
+                    results[name].append(measure(target, seconds, connections))
+                except (TargetError, StackError, wrk.WrkError, OSError) as exc:
+                    raise TargetError(f"{exc}\n{target.log_tail()}") from exc
+                finally:
+                    target.stop()
+    return results, threads
+
+
+def _terminate(signum: int, frame: Any) -> NoReturn:
+    raise KeyboardInterrupt  # so the finally blocks stop every child process
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="measured seconds per target (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the targets N times; medians")
+    parser.add_argument(
+        "--workers", type=int, help="override server.workers of the demo config (both servers)"
+    )
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    env = environment()
+    print(
+        f"{env['cpus']} CPUs, Envoy {env['envoy']} with --concurrency 1 (one worker, so Envoy, the authz "
+        f"server and wrk share the cores fairly), wrk -t{WRK_THREADS} -c{args.connections}, "
+        f"{WARMUP_SECONDS}s warm-up + {args.seconds}s per target, GET {PATH}"
+    )
+    try:
+        rounds, threads = run_rounds(args.seconds, args.connections, max(1, args.rounds), args.workers)
+    except TargetError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; every process was stopped", file=sys.stderr)
+        return 130
+    summary, ratio = print_report(rounds)
+    if args.json:
+        settings = {
+            "seconds": args.seconds,
+            "warmup_seconds": WARMUP_SECONDS,
+            "connections": args.connections,
+            "wrk_threads": WRK_THREADS,
+            "envoy_concurrency": 1,
+            "authz_workers": threads,
+            "rounds": len(rounds[AGENT_AUTHZ]),
+            "path": PATH,
+        }
+        targets = {name: {**summary[name], "rounds": runs} for name, runs in rounds.items()}
+        doc = {"settings": settings, "environment": env, "targets": targets, "ratio_rps": round(ratio, 3)}
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The two measured targets, each a set of child processes on 127.0.0.1.
+
+    wrk ──HTTP──▶ Envoy front listener ──mTLS (helpdesk-bot SVID)──▶ Envoy agents listener
+                                                                       │ ext_authz Check()
+                                                                       ▼
+                                                     no-op server ("floor") | agent-authz
+                                                                       │ allow
+                                                                       ▼
+                                                               direct 200 response
+
+Every child is started here and stopped here, by PID: SIGTERM, then SIGKILL after a timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from authz.config import load_config
+from authz.demo.stack import envoy_binary, free_port
+from authz.envoy_config import EnvoyParams, render, to_yaml
+from authz.pki import DevPki
+
+TRUST_DOMAIN = "agents.example.org"
+AGENT = "helpdesk-bot"
+FLOOR, AGENT_AUTHZ = "floor", "agent-authz"
+TARGETS = (FLOOR, AGENT_AUTHZ)
+START_TIMEOUT = 30.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVOY_ARGS = ["--use-dynamic-base-id", "--concurrency", "1", "--log-level", "warn"]
+
+
+class TargetError(RuntimeError):
+    pass
+
+
+def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
+    """The dev PKI and, beside it, a copy of agent-authz's demo config (it names pki/ca.crt and
+    audit.jsonl), with ``server.workers`` overridden if asked; returns the PKI and that worker count.
+    """
+    pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, [AGENT])
+    config = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    if workers is not None:
+        config, found = re.subn(r"(?m)^workers\s*=\s*\d+", f"workers = {workers}", config)
+        if found != 1:
+            raise TargetError("the demo config has no single 'workers = N' line to override")
+    path = workdir / "agent-authz.toml"
+    path.write_text(config)
+    return pki, load_config(path).server.workers
+
+
+@dataclass
+class Target:
+    """One running target: Envoy in front of one ext_authz server."""
+
+    name: str
+    workdir: Path
+    pki: DevPki
+    workers: int  # gRPC worker threads, the same for both servers
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def front_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['front']}"
+
+    def log_path(self, proc: str) -> Path:
+        return self.workdir / f"{self.name}-{proc}.log"
+
+    def start(self) -> None:
+        self.ports = {name: free_port() for name in ("front", "mtls", "admin", "authz", "metrics")}
+        self._spawn("authz", self._authz_argv())
+        # Envoy's first health check must find it up: after a failure, an idle cluster is
+        # checked again only every no_traffic_interval (60 s by default).
+        self._wait(lambda: _tcp_open(self.ports["authz"]), "the ext_authz server")
+        envoy_yaml = self.workdir / f"{self.name}-envoy.yaml"
+        envoy_yaml.write_text(to_yaml(render(self._envoy_params())))
+        self._spawn("envoy", [envoy_binary(), "-c", str(envoy_yaml), *ENVOY_ARGS])
+        self._wait(self._authz_healthy_in_envoy, "Envoy with a healthy ext_authz cluster")
+
+    def _authz_argv(self) -> list[str]:
+        python, listen = [sys.executable, "-m"], f"127.0.0.1:{self.ports['authz']}"
+        if self.name == FLOOR:
+            return [*python, "bench.noop_authz", "--listen", listen, "--workers", str(self.workers)]
+        config, metrics = str(self.workdir / "agent-authz.toml"), f"127.0.0.1:{self.ports['metrics']}"
+        return [
+            *python,
+            "authz",
+            "serve",
+            "--config",
+            config,
+            "--listen",
+            listen,
+            "--metrics-listen",
+            metrics,
+        ]
+
+    def _envoy_params(self) -> EnvoyParams:
+        return EnvoyParams(
+            server_cert=str(self.pki.server_cert),
+            server_key=str(self.pki.server_key),
+            trust_domains=[(TRUST_DOMAIN, str(self.pki.bundle))],
+            listen=("127.0.0.1", self.ports["mtls"]),
+            admin=("127.0.0.1", self.ports["admin"]),
+            authz=[("127.0.0.1", self.ports["authz"])],
+            health_check_interval="0.25s",
+            direct_response=True,
+            front=("127.0.0.1", self.ports["front"]),
+            front_client=(str(self.pki.agent_cert(AGENT)), str(self.pki.agent_key(AGENT))),
+        )
+
+    def _spawn(self, proc: str, argv: list[str]) -> None:
+        paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]  # so `-m bench.noop_authz` resolves
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        with self.log_path(proc).open("ab") as log:
+            self.procs[proc] = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                env=env,
+            )
+
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if ready():
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        raise TargetError(f"{self.name}: {what} not ready within {START_TIMEOUT:.0f}s")
+
+    def check_alive(self) -> None:
+        for proc, p in self.procs.items():
+            if p.poll() is not None:
+                raise TargetError(f"{self.name}: {proc} exited with code {p.returncode}")
+
+    def _authz_healthy_in_envoy(self) -> bool:
+        status, _, text = get(self.ports["admin"], "/clusters")
+        flag = f"agent_authz::127.0.0.1:{self.ports['authz']}::health_flags::healthy"
+        return status == 200 and flag in text
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM each child (Envoy first), then SIGKILL whatever is still running after ``timeout``."""
+        for proc in ("envoy", "authz"):
+            p = self.procs.get(proc)
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in list(self.procs):
+            p = self.procs.pop(proc)
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        out = []
+        for proc in ("authz", "envoy"):
+            path = self.log_path(proc)
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(out)
+
+
+def _tcp_open(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str, str], str]:
+    """A plain GET to 127.0.0.1 (http.client: never through a configured proxy)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, headers, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
