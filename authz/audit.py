@@ -103,11 +103,15 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
+            if self._fd < 0:
+                return
             try:
                 os.fsync(self._fd)
             except OSError:
                 pass
             os.close(self._fd)
+            self._fd = -1
+            self._failed = True  # nothing more may be appended
 
 
 def _chain_head(path: Path) -> tuple[int, str]:

@@ -8,8 +8,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from authz.admin import add_parsers
 from authz.audit import AuditError, verify
 from authz.config import ConfigError, load_config
+from authz.store import StoreError, StoreUnavailable
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--config", required=True)
     c.set_defaults(func=_config_check)
 
+    add_parsers(sub)
+
     p = sub.add_parser("audit", help="audit log tools")
     asub = p.add_subparsers(dest="action", required=True)
     a = asub.add_parser("verify", help="verify the hash chain; non-zero names the first broken record")
@@ -149,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except AuditError as exc:
         print(f"audit error: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, StoreUnavailable) as exc:
+        print(f"state store error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
+from authz.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
 
 
@@ -93,6 +94,29 @@ class Route:
 
 
 @dataclass(frozen=True)
+class TasksConfig:
+    """How task tokens are verified (DESIGN §3.1); algorithms and keys never come from a token."""
+
+    issuer: str
+    audience: str
+    keys: Mapping[str, PublicKey] = field(repr=False)  # kid → key; several for rotation
+    algorithms: frozenset[str] = frozenset({"EdDSA"})
+    max_ttl: int = 900
+    leeway: int = 30
+    max_token_bytes: int = 4096
+    max_delegation_depth: int = 2
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    description: str
+    operations: frozenset[str]
+    agents: frozenset[str]  # SPIFFE IDs that may declare it
+    break_glass: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     server: ServerConfig
@@ -100,6 +124,9 @@ class Config:
     trust_domains: tuple[TrustDomain, ...]
     agents: Mapping[str, Agent]
     routes: tuple[Route, ...]
+    tasks: TasksConfig
+    intents: Mapping[str, Intent]
+    store_path: Path
     max_body_bytes: int = 65536
 
 
@@ -187,10 +214,14 @@ def load_config(path: str | Path) -> Config:
         trust_domains=_trust_domains(top),
         agents=_agents(top),
         routes=_routes(top),
+        tasks=_tasks(top.table("tasks")),
+        intents=_intents(top),
+        store_path=_store_path(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
+    _check_intents(config, file)
     return config
 
 
@@ -328,3 +359,81 @@ def _template_params(t: _Table, path: str) -> list[str]:
     if len(set(params)) != len(params):
         raise t.fail("path", "a {param} is used twice")
     return params
+
+
+_ALGORITHMS = ("EdDSA", "ES256")
+
+
+def _tasks(t: _Table) -> TasksConfig:
+    d = TasksConfig("", "", {})
+    algorithms = frozenset(_string_list(t, "algorithms", sorted(d.algorithms)))
+    if not algorithms <= set(_ALGORITHMS):
+        raise t.fail("algorithms", f"only {', '.join(_ALGORITHMS)} are supported")
+    keys: dict[str, PublicKey] = {}
+    for k in t.tables("keys"):
+        kid = k.text("kid")
+        try:
+            key = load_public_key(k.path("public_key"))
+        except KeyFileError as exc:
+            raise k.fail("public_key", str(exc)) from None
+        if algorithm_of(key) not in algorithms:
+            raise k.fail("public_key", f"its algorithm {algorithm_of(key)} is not in tasks.algorithms")
+        if kid in keys:
+            raise k.fail("kid", "listed twice")
+        keys[kid] = key
+        k.done()
+    if not keys:
+        raise t.fail("keys", "at least one issuer key is required")
+    cfg = TasksConfig(
+        issuer=t.text("issuer"),
+        audience=t.text("audience"),
+        keys=keys,
+        algorithms=algorithms,
+        max_ttl=t.integer("max_ttl", d.max_ttl),
+        leeway=t.integer("leeway", d.leeway, minimum=0),
+        max_token_bytes=t.integer("max_token_bytes", d.max_token_bytes, minimum=256),
+        max_delegation_depth=t.integer("max_delegation_depth", d.max_delegation_depth, minimum=0),
+    )
+    t.done()
+    return cfg
+
+
+def _string_list(t: _Table, name: str, default: list[str] | None = None) -> list[str]:
+    value = t._take(name, list, _REQUIRED if default is None else default)
+    if not value or not all(isinstance(v, str) and v for v in value):
+        raise t.fail(name, "must be a non-empty list of strings")
+    return list(value)
+
+
+def _intents(top: _Table) -> Mapping[str, Intent]:
+    intents: dict[str, Intent] = {}
+    for t in top.tables("intents"):
+        intent = Intent(
+            id=t.text("id"),
+            description=t.text("description"),
+            operations=frozenset(_string_list(t, "operations")),
+            agents=frozenset(_string_list(t, "agents")),
+            break_glass=t.flag("break_glass", False),
+        )
+        if intent.id in intents:
+            raise t.fail("id", "listed twice")
+        intents[intent.id] = intent
+        t.done()
+    return intents
+
+
+def _check_intents(config: Config, file: Path) -> None:
+    operations = {r.operation for r in config.routes}
+    for i, intent in enumerate(config.intents.values()):
+        if unknown := sorted(intent.operations - operations):
+            raise ConfigError(file, f"intents[{i}].operations", f"no route has operation(s) {unknown}")
+        if unknown := sorted(intent.agents - set(config.agents)):
+            raise ConfigError(file, f"intents[{i}].agents", f"not registered: {unknown}")
+
+
+def _store_path(t: _Table) -> Path:
+    path = t.path("path")
+    if not path.parent.is_dir():
+        raise t.fail("path", f"folder {path.parent} does not exist")
+    t.done()
+    return path

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from authz.config import Agent
 from authz.reasons import Reason, http_status
 from authz.stages.operation import Operation
+from authz.tasks import Task
 
 #: Headers agent-authz sets towards the upstream; client copies never pass (DESIGN §4).
 INJECTED_HEADERS = (
@@ -41,7 +43,9 @@ class Decision:
     message: str = "no decision was reached"
     agent: Agent | None = None
     operation: Operation | None = None
+    task: Task | None = None
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
 
     @property
     def allowed(self) -> bool:
@@ -63,6 +67,10 @@ class Decision:
             "x-agent-id": self.agent.spiffe_id,
             "x-agent-owner": self.agent.owner,
         }
+        if self.task is not None:
+            self.upstream_headers["x-agent-task"] = self.task.task_id
+            if self.task.on_behalf_of is not None:
+                self.upstream_headers["x-on-behalf-of"] = self.task.on_behalf_of
 
     def deny(self, reason: Reason, message: str) -> None:
         self.reason, self.message = reason, message

@@ -17,12 +17,21 @@ from authz.config import Config
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.reasons import Denied, Reason
+from authz.stages.binding import check_binding
 from authz.stages.identity import IdentityStage
+from authz.stages.intent import IntentStage
 from authz.stages.operation import Operation, OperationStage
 from authz.stages.record import RecordStage
+from authz.stages.task import TaskStage
+from authz.store import StateStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
+
+#: ``POST`` here through the proxy ends the caller's task: its token stops working.
+COMPLETE_TASK_PATH = "/.well-known/agent-authz/task/complete"
+TASK_HEADER = "x-agent-task-token"
+INTENT_HEADER = "x-agent-intent"
 
 
 def utc_now() -> dt.datetime:
@@ -30,10 +39,16 @@ def utc_now() -> dt.datetime:
 
 
 class Authorizer:
-    def __init__(self, config: Config, audit: AuditLog, metrics: Metrics, clock: Clock = utc_now) -> None:
-        self._identity = IdentityStage(config.trust_domains, config.agents)
+    def __init__(
+        self, config: Config, audit: AuditLog, store: StateStore, metrics: Metrics, clock: Clock = utc_now
+    ) -> None:
+        self._identity = IdentityStage(config.trust_domains, config.agents, store)
         self._operation = OperationStage(config.routes, config.max_body_bytes)
-        self._record = RecordStage(audit, metrics)
+        self._task = TaskStage(config.tasks, store)
+        self._intent = IntentStage(config.intents, store, on_revoke=metrics.revocations.inc)
+        self._record = RecordStage(audit, store, metrics)
+        self._store = store
+        self._metrics = metrics
         self._clock = clock
 
     def check(self, request: RequestContext) -> Decision:
@@ -44,26 +59,52 @@ class Authorizer:
             self._decide(decision, now)
         except Denied as denied:
             decision.deny(denied.reason, denied.message)
+        except StoreUnavailable:
+            self._metrics.store_errors.inc()
+            decision.deny(Reason.STORE_UNAVAILABLE, "the state store cannot be read; the request is denied")
         except Exception:
             log.exception("internal error in decision %s", decision.decision_id)
             decision.deny(Reason.INTERNAL_ERROR, "the authorizer failed; the request is denied")
         return self._record.record(decision, now, time.perf_counter() - started)
 
     def _decide(self, d: Decision, now: dt.datetime) -> None:
-        r = d.request
-        d.agent = self._identity.verify(r.principal, r.certificate, now)  # 1
+        r, seconds = d.request, int(now.timestamp())
+        caller = self._identity.verify(r.principal, r.certificate, now)  # 1
+        d.agent = caller.agent
+        if r.method == "POST" and r.path == COMPLETE_TASK_PATH:
+            d.task = self._task.verify(
+                r.headers.get(TASK_HEADER), d.agent.spiffe_id, caller.thumbprint, seconds
+            )
+            return self._complete_task(d)
         d.operation = self._operation.resolve(r.method, r.path, r.headers, r.body)  # 2
-        _until_tasks_land(d.operation)  # 3-9
-        d.allow()  # 10: recorded by the caller
+        d.task = self._task.verify(
+            r.headers.get(TASK_HEADER), d.agent.spiffe_id, caller.thumbprint, seconds
+        )  # 3
+        check_binding(d.task, d.operation)  # 4
+        self._intent.check(r.headers.get(INTENT_HEADER), d.task, d.operation)  # 5
+        _until_approvals_land(d.operation)  # 6-8
+        if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
+            raise Denied(
+                Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
+            )
+        d.allow()  # 10: the store commit and the audit record follow in RecordStage
+
+    def _complete_task(self, d: Decision) -> None:
+        assert d.task is not None
+        if self._store.revoke_task(d.task.task_id, reason="completed", by=d.task.agent):
+            self._metrics.revocations.inc()
+        d.deny(Reason.TASK_COMPLETED, f"task {d.task.task_id} is complete; its token no longer works")
+        d.body_extra = {"task": d.task.task_id}
 
 
 _GATED = frozenset({"credential_change", "privilege_change", "key_export"})
 
 
-def _until_tasks_land(operation: Operation) -> None:
-    """Stages 3-9 (task, binding, intent, approval, context, policy, budget) are not built yet.
+def _until_approvals_land(operation: Operation) -> None:
+    """Stages 6-8 (approval, context, policy) are not built yet.
 
-    Until they are, identity alone reaches read routes and everything else is refused.
+    Until they are, approval-gated classes are refused (the hard floor of DESIGN §2 stage 6:
+    at least one valid approval, and none can be presented yet) and ``write`` is refused too.
     """
     if operation.op_class == "read":
         return

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     ALLOWED = "allowed"
+    TASK_COMPLETED = "task_completed"  # the agent ended its task; answered by agent-authz itself
     # stage 1: identity
     MISSING_CLIENT_IDENTITY = "missing_client_identity"
     INVALID_CLIENT_CERTIFICATE = "invalid_client_certificate"
@@ -63,7 +64,7 @@ _UNAVAILABLE = frozenset({Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Re
 
 def http_status(reason: Reason) -> int:
     """The HTTP status of a deny (DESIGN §4): 401 identity/token, 503 unavailable, else 403."""
-    if reason is Reason.ALLOWED:
+    if reason in (Reason.ALLOWED, Reason.TASK_COMPLETED):
         return 200
     if reason in _UNAUTHENTICATED:
         return 401

@@ -12,6 +12,8 @@ from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 
 from authz.config import Config, load_config
+from authz.issuer import issue
+from authz.keys import PrivateKey, load_private_key, write_key_pair
 from authz.model import RequestContext
 from authz.pki import DevPki, Issued, make_svid
 
@@ -26,13 +28,43 @@ def envoy_cert(issued: Issued) -> str:
     return quote(issued.cert_pem.decode(), safe="")
 
 
+KID = "dev-issuer-1"
+
+
 @dataclass
 class World:
-    """A dev PKI plus the demo config, written to a temporary folder."""
+    """A dev PKI, a task issuer key and the demo config, written to a temporary folder."""
 
     root: Path
     pki: DevPki
     config_path: Path
+    bot: Issued  # an SVID of the registered helpdesk-bot
+
+    @property
+    def issuer_key(self) -> PrivateKey:
+        return load_private_key(self.root / "keys" / "task-issuer.key")
+
+    def token(
+        self,
+        svid: Issued,
+        *,
+        intent: str = "account_support",
+        principals: tuple[str, ...] = ("alice",),
+        actions: tuple[str, ...] = ("user.read",),
+        ttl: int = 300,
+        **kwargs: object,
+    ) -> str:
+        return issue(
+            self.config(),
+            key=self.issuer_key,
+            kid=KID,
+            agent_cert=svid.cert,
+            intent=intent,
+            principals=principals,
+            actions=actions,
+            ttl=ttl,
+            **kwargs,
+        )  # type: ignore[arg-type]
 
     @property
     def ca(self) -> Issued:
@@ -53,8 +85,12 @@ class World:
         headers: dict[str, str] | None = None,
         svid: Issued | None = None,
         principal: str | None = None,
+        task: str | None = None,
     ) -> RequestContext:
-        leaf = svid or self.svid()
+        """A request as Envoy describes it; ``task`` adds the token and its intent header."""
+        leaf = svid or self.bot
+        if task is not None:
+            headers = {"x-agent-task-token": task, "x-agent-intent": "account_support", **(headers or {})}
         if principal is None:
             san = leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             uris = san.get_values_for_type(x509.UniformResourceIdentifier)
@@ -72,12 +108,13 @@ class World:
 
 def make_world(root: Path, audit_path: Path | None = None) -> World:
     pki = DevPki.create(root / "pki", TRUST_DOMAIN, ["helpdesk-bot"])
+    write_key_pair(root / "keys", "task-issuer")
     text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if audit_path is not None:
         text = text.replace('path = "audit.jsonl"', f'path = "{audit_path}"')
     config_path = root / "agent-authz.toml"
     config_path.write_text(text)
-    return World(root, pki, config_path)
+    return World(root, pki, config_path, make_svid(pki.load_ca(), BOT))
 
 
 def check_request(ctx: RequestContext) -> pb.CheckRequest:

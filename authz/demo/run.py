@@ -9,6 +9,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from authz.demo.scenarios import Outcome, run_all, write_json
 from authz.demo.stack import Stack
@@ -45,26 +46,10 @@ def run_demo(json_path: Path | None = None, hold: bool = False) -> int:
 def _hold(stack: Stack) -> int:
     env_file = Path("demo-env.json").resolve()
     env = stack.env_description()
+    env["task_token"] = stack.task_token("helpdesk-bot", principals=("alice", "bob"), ttl=900)
+    env["task_intent"] = "account_support"
     env_file.write_text(json.dumps(env, indent=2) + "\n")
-    bot = env["agents"]["helpdesk-bot"]
-    base = f"https://127.0.0.1:{stack.ports['envoy']}"
-    tls = f"--cacert {env['trust_bundle']} --cert {bot['cert']} --key {bot['key']}"
-    print(
-        f"""
-stack is up; details in {env_file}
-
-  # read a user as the registered helpdesk agent (200)
-  curl -s {tls} {base}/v1/users/alice
-  # an unknown route (403 unknown_route)
-  curl -s {tls} {base}/v1/admin/export
-  # metrics
-  curl -s http://127.0.0.1:{stack.ports["metrics"]}/metrics | grep authz_decisions
-  # verify the audit chain
-  agent-authz audit verify {env["audit"]}
-
-Ctrl-C stops everything.""",
-        flush=True,
-    )
+    print(_hold_help(env, env_file, stack.ports), flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -74,3 +59,33 @@ Ctrl-C stops everything.""",
     shutil.rmtree(stack.workdir, ignore_errors=True)
     env_file.unlink(missing_ok=True)
     return 0
+
+
+def _hold_help(env: dict[str, Any], env_file: Path, ports: dict[str, int]) -> str:
+    bot = env["agents"]["helpdesk-bot"]
+    base = f"https://127.0.0.1:{ports['envoy']}"
+    tls = f"--cacert {env['trust_bundle']} --cert {bot['cert']} --key {bot['key']}"
+    task = '-H "x-agent-task-token: $TASK" -H "x-agent-intent: account_support"'
+    return f"""
+stack is up; details in {env_file}
+
+  # a task token for helpdesk-bot (read alice and bob, 15 minutes), from demo-env.json
+  TASK=$(python3 -c 'import json; print(json.load(open("{env_file}"))["task_token"])')
+  # or issue one yourself:
+  #   agent-authz task issue --config {env["config"]} --key {env["issuer_key"]} \\
+  #     --kid {env["issuer_kid"]} --agent-cert {bot["cert"]} \\
+  #     --intent account_support --principal alice --action user.read
+
+  # read a user within the task (200); one it does not name (403 principal_not_in_scope)
+  curl -s {tls} {task} {base}/v1/users/alice
+  curl -s {tls} {task} {base}/v1/users/carol
+  # no task token (401 task_token_missing); an unknown route (403 unknown_route)
+  curl -s {tls} {base}/v1/users/alice
+  curl -s {tls} {task} {base}/v1/admin/export
+  # the kill switch, then curl again (403 agent_suspended)
+  agent-authz agent suspend --config {env["config"]} {bot["spiffe_id"]}
+  # metrics; the audit chain
+  curl -s http://127.0.0.1:{ports["metrics"]}/metrics | grep authz_decisions
+  agent-authz audit verify {env["audit"]}
+
+Ctrl-C stops everything."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from authz.audit import verify
-from authz.demo.stack import Stack
+from authz.demo.stack import Response, Stack
+from authz.pipeline import COMPLETE_TASK_PATH
 
 MARKER = "x-demo-request"
+BOT, AUDITOR = "helpdesk-bot", "audit-bot"
 
 
 @dataclass
@@ -30,85 +36,214 @@ class Outcome:
         return {**asdict(self), "ok": self.ok}
 
 
-@dataclass(frozen=True)
-class Call:
-    scenario: str
-    agent: str
-    method: str
-    path: str
-    expected_status: int
-    expected_reason: str
-    body: dict[str, Any] | None = None
+class Demo:
+    """Sends the calls; remembers every request agent-authz did not let through to the API."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.kept_from_upstream: list[str] = []
+
+    def call(
+        self,
+        agent: str,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        intent: str | None = "account_support",
+        body: dict[str, Any] | None = None,
+    ) -> Response:
+        headers = {MARKER: uuid.uuid4().hex}
+        if token:
+            headers["x-agent-task-token"] = token
+        if intent:
+            headers["x-agent-intent"] = intent
+        resp = self.stack.client(agent).request(method, path, body, headers)
+        if resp.status != 200 or resp.reason:  # answered by Envoy or agent-authz, not the API
+            self.kept_from_upstream.append(headers[MARKER])
+        return resp
+
+    def token(self, agent: str = BOT, **kwargs: Any) -> str:
+        return self.stack.task_token(agent, **kwargs)
+
+    def expect(self, scenario: str, status: int, reason: str, resp: Response) -> Outcome:
+        return Outcome(scenario, status, resp.status, reason, resp.reason)
 
 
-CALLS = (
-    Call("registered agent reads a user", "helpdesk-bot", "GET", "/v1/users/alice", 200, ""),
-    Call("unregistered agent with a valid SVID", "rogue-bot", "GET", "/v1/users/alice", 403, "unknown_agent"),
-    Call("suspended agent", "suspended-bot", "GET", "/v1/users/alice", 403, "agent_suspended"),
-    Call("unknown route", "helpdesk-bot", "GET", "/v1/admin/export", 403, "unknown_route"),
-    Call(
+def identity_and_routes(d: Demo) -> Iterator[Outcome]:
+    task = d.token()
+    yield d.expect(
+        "registered agent reads a user (with a task)",
+        200,
+        "",
+        d.call(BOT, "GET", "/v1/users/alice", token=task),
+    )
+    yield d.expect(
+        "unregistered agent with a valid SVID",
+        403,
+        "unknown_agent",
+        d.call("rogue-bot", "GET", "/v1/users/alice", token=task),
+    )
+    yield d.expect(
+        "suspended agent",
+        403,
+        "agent_suspended",
+        d.call("suspended-bot", "GET", "/v1/users/alice", token=task),
+    )
+    yield d.expect("unknown route", 403, "unknown_route", d.call(BOT, "GET", "/v1/admin/export", token=task))
+    reset = d.token(intent="credential_recovery", actions=("user.password.reset",))
+    yield d.expect(
         "password reset without approval",
-        "helpdesk-bot",
-        "POST",
-        "/v1/users/alice/password/reset",
         403,
         "approval_required",
-        {"user": "alice"},
-    ),
-    Call(
+        d.call(
+            BOT,
+            "POST",
+            "/v1/users/alice/password/reset",
+            token=reset,
+            intent="credential_recovery",
+            body={"user": "alice"},
+        ),
+    )
+    yield d.expect(
         "body principal disagrees with the path",
-        "helpdesk-bot",
-        "POST",
-        "/v1/users/alice/password/reset",
         403,
         "malformed_request",
-        {"user": "bob"},
-    ),
-)
+        d.call(
+            BOT,
+            "POST",
+            "/v1/users/alice/password/reset",
+            token=reset,
+            intent="credential_recovery",
+            body={"user": "bob"},
+        ),
+    )
 
 
-def run_call(stack: Stack, call: Call, denied_markers: list[str]) -> Outcome:
-    marker = uuid.uuid4().hex
-    resp = stack.client(call.agent).request(call.method, call.path, call.body, {MARKER: marker})
-    if resp.status != 200:
-        denied_markers.append(marker)
-    return Outcome(call.scenario, call.expected_status, resp.status, call.expected_reason, resp.reason)
+def task_tokens(d: Demo) -> Iterator[Outcome]:
+    task = d.token()
+    yield d.expect(
+        "same task, other target",
+        403,
+        "principal_not_in_scope",
+        d.call(BOT, "GET", "/v1/users/bob", token=task),
+    )
+    yield d.expect(
+        "operation outside the task",
+        403,
+        "operation_not_in_scope",
+        d.call(BOT, "POST", "/v1/users/alice/mfa/reset", token=task),
+    )
+    yield d.expect("no task token", 401, "task_token_missing", d.call(BOT, "GET", "/v1/users/alice"))
+    drifting = d.token()
+    yield d.expect(
+        "changed intent",
+        403,
+        "intent_mismatch",
+        d.call(BOT, "GET", "/v1/users/alice", token=drifting, intent="credential_recovery"),
+    )
+    yield d.expect(
+        "then the original intent: the task is revoked",
+        403,
+        "task_revoked",
+        d.call(BOT, "GET", "/v1/users/alice", token=drifting),
+    )
+    yield d.expect(
+        "token presented with another agent's SVID",
+        401,
+        "token_binding_mismatch",
+        d.call(AUDITOR, "GET", "/v1/users/alice", token=task),
+    )
+    expired = d.token(ttl=60, now=int(time.time()) - 600)
+    yield d.expect(
+        "expired token", 401, "task_token_expired", d.call(BOT, "GET", "/v1/users/alice", token=expired)
+    )
+    budget = d.token(max_calls=2)
+    for _ in range(2):
+        d.call(BOT, "GET", "/v1/users/alice", token=budget)
+    yield d.expect(
+        "budget of 2 calls, third call",
+        403,
+        "budget_exhausted",
+        d.call(BOT, "GET", "/v1/users/alice", token=budget),
+    )
 
 
-def authorizer_stopped(stack: Stack, denied_markers: list[str]) -> Outcome:
+def kill_switch_and_completion(d: Demo) -> Iterator[Outcome]:
+    auditor_task = d.token(AUDITOR)
+    yield d.expect(
+        "audit-bot reads with its task",
+        200,
+        "",
+        d.call(AUDITOR, "GET", "/v1/users/alice", token=auditor_task),
+    )
+    _agent_switch(d.stack, "suspend", AUDITOR)
+    yield d.expect(
+        "agent suspended mid-task (agent-authz agent suspend)",
+        403,
+        "agent_suspended",
+        d.call(AUDITOR, "GET", "/v1/users/alice", token=auditor_task),
+    )
+    _agent_switch(d.stack, "resume", AUDITOR)
+    task = d.token()
+    yield d.expect(
+        "agent completes its task",
+        200,
+        "task_completed",
+        d.call(BOT, "POST", COMPLETE_TASK_PATH, token=task, intent=None),
+    )
+    yield d.expect("its next call", 403, "task_revoked", d.call(BOT, "GET", "/v1/users/alice", token=task))
+
+
+def _agent_switch(stack: Stack, action: str, agent: str) -> None:
+    """The kill switch as an operator uses it: the CLI, another process sharing the store."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "authz",
+            "agent",
+            action,
+            "--config",
+            str(stack.config_path),
+            stack.pki.spiffe_id(agent),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def authorizer_stopped(d: Demo) -> Iterator[Outcome]:
     """Fail closed: with agent-authz gone, Envoy answers 503 itself and nothing passes."""
-    stack.stop_process("authz")
-    marker = uuid.uuid4().hex
-    resp = stack.client("helpdesk-bot").request("GET", "/v1/users/alice", headers={MARKER: marker})
-    denied_markers.append(marker)
-    return Outcome("authorizer stopped: Envoy denies (fail closed)", 503, resp.status, "", resp.reason)
+    d.stack.stop_process("authz")
+    resp = d.call(BOT, "GET", "/v1/users/alice", token=d.token())
+    yield d.expect("authorizer stopped: Envoy denies (fail closed)", 503, "", resp)
 
 
-def audit_checks(stack: Stack) -> list[Outcome]:
-    intact = verify(stack.audit_path)
-    tampered = stack.workdir / "audit-tampered.jsonl"
-    lines = stack.audit_path.read_text().splitlines(keepends=True)
+def audit_checks(d: Demo) -> Iterator[Outcome]:
+    intact = verify(d.stack.audit_path)
+    tampered = d.stack.workdir / "audit-tampered.jsonl"
+    lines = d.stack.audit_path.read_text().splitlines(keepends=True)
     allow, deny = '"decision":"allow"', '"decision":"deny"'
     lines[0] = lines[0].replace(allow, deny) if allow in lines[0] else lines[0].replace(deny, allow)
     tampered.write_text("".join(lines))
     broken = verify(tampered)
-    return [
-        Outcome("audit verify on the log", "intact", "intact" if intact.ok else intact.problem, "", ""),
-        Outcome(
-            "audit verify after editing one record (in a copy)",
-            "broken at record 1",
-            "intact" if broken.ok else f"broken at record {broken.line}",
-            "",
-            "",
-        ),
-    ]
+    yield Outcome("audit verify on the log", "intact", "intact" if intact.ok else intact.problem, "", "")
+    yield Outcome(
+        "audit verify after editing one record (in a copy)",
+        "broken at record 1",
+        "intact" if broken.ok else f"broken at record {broken.line}",
+        "",
+        "",
+    )
 
 
-def denied_never_reached_upstream(stack: Stack, denied_markers: list[str]) -> Outcome:
-    seen = {r["headers"].get(MARKER) for r in stack.upstream_record()}
-    leaked = [m for m in denied_markers if m in seen]
-    return Outcome(
-        f"denied requests absent from the API's record ({len(denied_markers)} checked)",
+def denied_never_reached_upstream(d: Demo) -> Iterator[Outcome]:
+    seen = {r["headers"].get(MARKER) for r in d.stack.upstream_record()}
+    leaked = [m for m in d.kept_from_upstream if m in seen]
+    yield Outcome(
+        f"denied requests absent from the API's record ({len(d.kept_from_upstream)} checked)",
         0,
         len(leaked),
         "",
@@ -116,24 +251,24 @@ def denied_never_reached_upstream(stack: Stack, denied_markers: list[str]) -> Ou
     )
 
 
+SCRIPT: tuple[Callable[[Demo], Iterator[Outcome]], ...] = (
+    identity_and_routes,
+    task_tokens,
+    kill_switch_and_completion,
+    authorizer_stopped,
+    audit_checks,
+    denied_never_reached_upstream,
+)
+
+
 def run_all(stack: Stack, progress: Callable[[Outcome], None] = lambda _: None) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    denied: list[str] = []
-
-    def add(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        progress(outcome)
-
-    for call in CALLS:
-        add(run_call(stack, call, denied))
-    add(authorizer_stopped(stack, denied))
-    for outcome in audit_checks(stack):
-        add(outcome)
-    add(denied_never_reached_upstream(stack, denied))
+    demo, outcomes = Demo(stack), []
+    for part in SCRIPT:
+        for outcome in part(demo):
+            outcomes.append(outcome)
+            progress(outcome)
     return outcomes
 
 
 def write_json(path: Path, outcomes: list[Outcome]) -> None:
-    import json
-
     path.write_text(json.dumps([o.as_dict() for o in outcomes], indent=2) + "\n")

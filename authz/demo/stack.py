@@ -17,16 +17,24 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
+from authz.config import load_config
 from authz.envoy_config import EnvoyParams, render, to_yaml
+from authz.issuer import issue
+from authz.keys import load_private_key, write_key_pair
 from authz.pki import DevPki
 
 TRUST_DOMAIN = "agents.example.org"
-DEMO_AGENTS = ("helpdesk-bot", "suspended-bot", "rogue-bot")
+DEMO_AGENTS = ("helpdesk-bot", "audit-bot", "suspended-bot", "rogue-bot")
+ISSUER_KID = "dev-issuer-1"  # as in agent-authz.toml
+READY_PROBE_PATH = "/.well-known/agent-authz/ready"  # no route: agent-authz denies it
 START_TIMEOUT = 30.0
 
 
@@ -86,13 +94,20 @@ class AgentClient:
         path: str,
         body: bytes | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        repeated: Sequence[tuple[str, str]] = (),
     ) -> Response:
+        """``repeated`` headers are sent as separate header lines, even with the same name."""
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         all_headers = {"content-type": "application/json"} if data else {}
+        if data or method in ("POST", "PUT", "PATCH"):
+            all_headers["content-length"] = str(len(data or b""))
         all_headers.update(headers or {})
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=10)
         try:
-            conn.request(method, path, body=data, headers=all_headers)
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in [*all_headers.items(), *repeated]:
+                conn.putheader(name, value)
+            conn.endheaders(data)
             resp = conn.getresponse()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
         finally:
@@ -105,6 +120,7 @@ class Stack:
     pki: DevPki
     config_path: Path
     ports: dict[str, int]
+    agents: tuple[str, ...] = DEMO_AGENTS
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -119,10 +135,11 @@ class Stack:
     def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS) -> Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
+        write_key_pair(workdir / "keys", "task-issuer")
         config_path = workdir / "agent-authz.toml"
         config_path.write_text(resources.files("authz.demo").joinpath("agent-authz.toml").read_text())
         ports = {name: free_port() for name in ("envoy", "admin", "authz", "metrics", "upstream")}
-        return cls(workdir, pki, config_path, ports)
+        return cls(workdir, pki, config_path, ports, agents)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -193,6 +210,7 @@ class Stack:
             ],
         )
         wait_until(self.authz_healthy_in_envoy, "Envoy (with a healthy agent-authz)")
+        wait_until(self.authz_answers_through_envoy, "agent-authz answering through Envoy")
 
     def envoy_params(self) -> EnvoyParams:
         return EnvoyParams(
@@ -214,6 +232,14 @@ class Stack:
             text = resp.read().decode()
         flag = f"agent_authz::127.0.0.1:{self.ports['authz']}::health_flags::healthy"
         return flag in text
+
+    def authz_answers_through_envoy(self) -> bool:
+        """Ready: agent-authz itself answers (denies) a probe sent through Envoy over mTLS.
+
+        Envoy's admin page can show the endpoint healthy a moment before its worker routes to it.
+        """
+        resp = self.client(self.agents[0]).request("GET", READY_PROBE_PATH)
+        return bool(resp.reason)
 
     def _alive(self, name: str) -> bool:
         proc = self.procs.get(name)
@@ -250,6 +276,34 @@ class Stack:
         )
         return AgentClient(self.ports["envoy"], context)
 
+    @property
+    def issuer_key_path(self) -> Path:
+        return self.workdir / "keys" / "task-issuer.key"
+
+    def task_token(
+        self,
+        agent: str,
+        *,
+        intent: str = "account_support",
+        principals: tuple[str, ...] = ("alice",),
+        actions: tuple[str, ...] = ("user.read",),
+        ttl: int = 300,
+        **kwargs: Any,
+    ) -> str:
+        """A task token for ``agent``, signed by the stack's task issuer under the catalogue's rules."""
+        cert = x509.load_pem_x509_certificate(self.pki.agent_cert(agent).read_bytes())
+        return issue(
+            load_config(self.config_path),
+            key=load_private_key(self.issuer_key_path),
+            kid=ISSUER_KID,
+            agent_cert=cert,
+            intent=intent,
+            principals=principals,
+            actions=actions,
+            ttl=ttl,
+            **kwargs,
+        )
+
     def upstream_record(self) -> list[dict[str, Any]]:
         if not self.record_path.exists():
             return []
@@ -273,6 +327,9 @@ class Stack:
             "agents": agents,
             "config": str(self.config_path),
             "audit": str(self.audit_path),
+            "state_store": str(self.workdir / "state.db"),
+            "issuer_key": str(self.issuer_key_path),
+            "issuer_kid": ISSUER_KID,
             "upstream_record": str(self.record_path),
             "envoy_config": str(self.workdir / "envoy.yaml"),
             "pids": {name: proc.pid for name, proc in self.procs.items()},

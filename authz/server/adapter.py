@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2 as pb
@@ -47,7 +48,7 @@ def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
 def to_response(decision: Decision) -> pb.CheckResponse:
     if decision.allowed:
         return _ok(decision.upstream_headers)
-    return denied_response(decision.reason, decision.message, decision.decision_id)
+    return denied_response(decision.reason, decision.message, decision.decision_id, decision.body_extra)
 
 
 def _ok(upstream_headers: dict[str, str]) -> pb.CheckResponse:
@@ -59,9 +60,12 @@ def _ok(upstream_headers: dict[str, str]) -> pb.CheckResponse:
     return pb.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
 
 
-def denied_response(reason: Reason, message: str, decision_id: str) -> pb.CheckResponse:
+def denied_response(
+    reason: Reason, message: str, decision_id: str, extra: dict[str, Any] | None = None
+) -> pb.CheckResponse:
+    """Envoy answers with this itself; the request never reaches the upstream."""
     status = http_status(reason)
-    body = json.dumps({"error": str(reason), "message": message, "decision_id": decision_id})
+    body = json.dumps({"error": str(reason), "message": message, "decision_id": decision_id, **(extra or {})})
     denied = pb.DeniedHttpResponse(
         status=http_status_pb2.HttpStatus(code=status),
         headers=[

@@ -21,6 +21,7 @@ from authz.metrics import Metrics
 from authz.pipeline import Authorizer
 from authz.reasons import Reason
 from authz.server.adapter import denied_response, to_request, to_response
+from authz.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
@@ -51,8 +52,9 @@ class AuthzServer:
         self._metrics_listen = metrics_listen or config.server.metrics_listen
         self.metrics = Metrics()
         self.health = health.HealthServicer()
+        self.store = SqliteStore(config.store_path)
         self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
-        self.authorizer = Authorizer(config, self.audit, self.metrics)
+        self.authorizer = Authorizer(config, self.audit, self.store, self.metrics)
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )
@@ -102,6 +104,7 @@ class AuthzServer:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()
         self.audit.close()
+        self.store.close()
         log.info("agent-authz stopped")
 
     def serve_forever(self) -> None:

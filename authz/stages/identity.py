@@ -5,7 +5,8 @@ serverAuth-only certificates, and a request can reach this server without Envoy.
 certificate Envoy forwards (``source.certificate``) is verified again here, with
 ``cryptography``'s X.509 verifier against the bundle of the SVID's own trust domain, plus the
 X.509-SVID rules on top. Verified certificates are cached (the check costs ~90 µs); the
-validity window and the agent registry are checked on every request.
+validity window, the agent registry and the kill switch (the state store) are checked on every
+request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from authz.config import Agent, AgentStatus, TrustDomain
 from authz.reasons import Denied, Reason
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
+from authz.store import StateStore
+from authz.tasks import thumbprint
 
 _CACHE_LIMIT = 4096
 _MAX_CERT_CHARS = 16384
@@ -29,8 +32,15 @@ _MAX_CERT_CHARS = 16384
 @dataclass(frozen=True)
 class VerifiedSvid:
     spiffe_id: str
+    thumbprint: str  # x5t#S256, what task tokens are bound to
     not_before: dt.datetime
     not_after: dt.datetime
+
+
+@dataclass(frozen=True)
+class Caller:
+    agent: Agent
+    thumbprint: str
 
 
 def _invalid(message: str) -> Denied:
@@ -38,12 +48,15 @@ def _invalid(message: str) -> Denied:
 
 
 class IdentityStage:
-    def __init__(self, trust_domains: tuple[TrustDomain, ...], agents: Mapping[str, Agent]) -> None:
+    def __init__(
+        self, trust_domains: tuple[TrustDomain, ...], agents: Mapping[str, Agent], state: StateStore
+    ) -> None:
         self._stores = {d.name: Store(list(d.bundle)) for d in trust_domains}
         self._agents = agents
+        self._state = state
         self._cache: dict[str, VerifiedSvid] = {}
 
-    def verify(self, principal: str, certificate: str, now: dt.datetime) -> Agent:
+    def verify(self, principal: str, certificate: str, now: dt.datetime) -> Caller:
         if not certificate:
             raise Denied(Reason.MISSING_CLIENT_IDENTITY, "no client certificate was presented")
         svid = self._cache.get(certificate)
@@ -59,9 +72,9 @@ class IdentityStage:
         agent = self._agents.get(svid.spiffe_id)
         if agent is None:
             raise Denied(Reason.UNKNOWN_AGENT, f"agent {svid.spiffe_id} is not registered")
-        if agent.status is not AgentStatus.ACTIVE:
+        if agent.status is not AgentStatus.ACTIVE or self._state.agent_suspended(agent.spiffe_id):
             raise Denied(Reason.AGENT_SUSPENDED, f"agent {svid.spiffe_id} is suspended")
-        return agent
+        return Caller(agent, svid.thumbprint)
 
     def _verify_certificate(self, certificate: str, now: dt.datetime) -> VerifiedSvid:
         if len(certificate) > _MAX_CERT_CHARS:
@@ -86,7 +99,7 @@ class IdentityStage:
             raise _invalid(
                 "client certificate does not chain to the trust bundle or is not valid now"
             ) from None
-        return VerifiedSvid(spiffe_id, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
+        return VerifiedSvid(spiffe_id, thumbprint(leaf), leaf.not_valid_before_utc, leaf.not_valid_after_utc)
 
 
 def _single_spiffe_id(leaf: x509.Certificate) -> str:

@@ -1,7 +1,10 @@
 """Stage 10 — record: the audit record, the metrics, and the last word on the decision.
 
-The allow of a state-changing operation returns only after its record is on disk. If the
-record cannot be written, the decision becomes a deny (``audit_unavailable``).
+An allow is final only once the state store has committed it — in one transaction that
+re-checks revocation, charges the task's budget and consumes approvals (DESIGN §2: nothing is
+spent before the decision is final). Then the record is written; the allow of a state-changing
+operation returns only after it is on disk. If it cannot be written, the decision becomes a
+deny (``audit_unavailable``).
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ from authz.audit import AuditLog, AuditUnavailable
 from authz.metrics import Metrics
 from authz.model import Decision
 from authz.reasons import Reason
+from authz.store import CommitOutcome, StateStore, StoreUnavailable
 
 _CAPS = {"x-agent-intent": 128, "x-agent-justification": 1024, "x-agent-prompt-ref": 256}
 
 
 class RecordStage:
-    def __init__(self, audit: AuditLog, metrics: Metrics) -> None:
+    def __init__(self, audit: AuditLog, store: StateStore, metrics: Metrics) -> None:
         self._audit = audit
+        self._store = store
         self._metrics = metrics
 
     def record(self, decision: Decision, now: dt.datetime, elapsed: float) -> Decision:
+        if decision.allowed:
+            self._commit(decision)
         try:
             self._audit.append(
                 audit_record(decision, now, elapsed), durable=decision.allowed and decision.state_changing
@@ -35,6 +42,28 @@ class RecordStage:
         op_class = decision.operation.op_class if decision.operation else "unknown"
         self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
         return decision
+
+    def _commit(self, decision: Decision) -> None:
+        task = decision.task
+        try:
+            outcome = self._store.commit_allow(
+                task_id=task.task_id if task else None, max_calls=task.max_calls if task else None
+            )
+        except StoreUnavailable:
+            self._metrics.store_errors.inc()
+            decision.deny(
+                Reason.STORE_UNAVAILABLE, "the state store cannot be written; the request is denied"
+            )
+            return
+        if outcome is not CommitOutcome.ALLOWED:
+            decision.deny(*_REFUSALS[outcome])
+
+
+_REFUSALS = {
+    CommitOutcome.TASK_REVOKED: (Reason.TASK_REVOKED, "the task was revoked while this request was decided"),
+    CommitOutcome.BUDGET_EXHAUSTED: (Reason.BUDGET_EXHAUSTED, "the task's call budget is used up"),
+    CommitOutcome.APPROVAL_REPLAYED: (Reason.APPROVAL_REPLAYED, "an approval token was already used"),
+}
 
 
 def _header(decision: Decision, name: str) -> str | None:
@@ -52,7 +81,7 @@ def _trace_id(headers: Any) -> str | None:
 
 def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[str, Any]:
     """What happened, without secrets: no tokens, no bodies, no query strings."""
-    request, agent, operation = decision.request, decision.agent, decision.operation
+    request, agent, operation, task = decision.request, decision.agent, decision.operation, decision.task
     return {
         "decision_id": decision.decision_id,
         "time": now.isoformat(timespec="microseconds"),
@@ -61,8 +90,8 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "agent": agent.spiffe_id if agent else None,
         "owner": agent.owner if agent else None,
         "peer": request.principal[:512] or None,
-        "sub": None,
-        "act": None,
+        "sub": task.subject if task else None,
+        "act": list(task.actors) if task else None,
         "intent": _header(decision, "x-agent-intent"),
         "justification": _header(decision, "x-agent-justification"),
         "prompt_ref": _header(decision, "x-agent-prompt-ref"),
@@ -72,7 +101,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "method": request.method[:16],
         "path": request.path.partition("?")[0][:2048],
         "target": operation.target if operation else None,
-        "task": None,
+        "task": task.task_id if task else None,
         "approvers": [],
         "policies": [],
         "request_id": request.request_id[:128] or None,

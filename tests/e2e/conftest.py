@@ -14,16 +14,36 @@ from typing import Any
 import pytest
 
 from authz.demo.stack import Response, Stack
+from authz.tasks import IssueError
 
 MARKER = "x-test-request"
 
 
+DEFAULT_PRINCIPALS = ("alice", "bob", "carol")
+
+
 class Agent:
+    """An agent calling through Envoy; by default with a read task on alice, bob and carol."""
+
     def __init__(
         self, stack: Stack, name: str, denied: list[str], cert: Path | None = None, key: Path | None = None
     ) -> None:
+        self.stack, self.name = stack, name
         self.client = stack.client(name, cert=cert, key=key)
         self.denied = denied
+        self._default_token: str | None = None
+
+    def token(self, **kwargs: Any) -> str:
+        return self.stack.task_token(self.name, **kwargs)
+
+    @property
+    def default_token(self) -> str:
+        if self._default_token is None:
+            try:
+                self._default_token = self.token(principals=DEFAULT_PRINCIPALS)
+            except IssueError:  # unregistered or suspended: the issuer refuses; borrow helpdesk-bot's
+                self._default_token = self.stack.task_token("helpdesk-bot", principals=DEFAULT_PRINCIPALS)
+        return self._default_token
 
     def request(
         self,
@@ -31,10 +51,16 @@ class Agent:
         path: str,
         body: bytes | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        token: str | None = None,
+        intent: str | None = "account_support",
     ) -> Response:
         marker = uuid.uuid4().hex
-        resp = self.client.request(method, path, body, {**(headers or {}), MARKER: marker})
-        if resp.status != 200:
+        all_headers = {"x-agent-task-token": token or self.default_token, MARKER: marker}
+        if intent:
+            all_headers["x-agent-intent"] = intent
+        resp = self.client.request(method, path, body, {**all_headers, **(headers or {})})
+        if resp.status != 200 or resp.reason:  # answered by Envoy or agent-authz, not the API
             self.denied.append(marker)
         return resp
 

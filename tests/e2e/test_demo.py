@@ -15,7 +15,22 @@ from authz.demo.stack import AgentClient, wait_until
 
 pytestmark = pytest.mark.e2e
 
-EXPECTED_REASONS = {"unknown_agent", "agent_suspended", "unknown_route", "approval_required"}
+EXPECTED_REASONS = {
+    "unknown_agent",
+    "agent_suspended",
+    "unknown_route",
+    "approval_required",
+    "malformed_request",
+    "principal_not_in_scope",
+    "operation_not_in_scope",
+    "task_token_missing",
+    "intent_mismatch",
+    "task_revoked",
+    "token_binding_mismatch",
+    "task_token_expired",
+    "budget_exhausted",
+    "task_completed",
+}
 
 
 def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path) -> None:
@@ -34,7 +49,7 @@ def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path) -> None:
         assert outcome["ok"], outcome
     assert EXPECTED_REASONS <= {o["reason"] for o in outcomes}
     by_name = {o["scenario"]: o for o in outcomes}
-    assert by_name["registered agent reads a user"]["status"] == 200
+    assert by_name["registered agent reads a user (with a task)"]["status"] == 200
     assert by_name["authorizer stopped: Envoy denies (fail closed)"]["status"] == 503
     assert by_name["audit verify after editing one record (in a copy)"]["status"] == "broken at record 1"
     assert "scenarios as expected" in result.stdout
@@ -68,7 +83,9 @@ def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
         assert Path(env["config"]).exists() and Path(env["trust_bundle"]).exists()
         context = ssl.create_default_context(cafile=env["trust_bundle"])
         context.load_cert_chain(bot["cert"], bot["key"])
-        assert AgentClient(env["ports"]["envoy"], context).request("GET", "/v1/users/alice").status == 200
+        client = AgentClient(env["ports"]["envoy"], context)
+        task = {"x-agent-task-token": env["task_token"], "x-agent-intent": env["task_intent"]}
+        assert client.request("GET", "/v1/users/alice", headers=task).status == 200
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0

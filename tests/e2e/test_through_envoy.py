@@ -26,29 +26,36 @@ def test_registered_agent_reads_a_user(e2e: E2E) -> None:
 
 
 @pytest.mark.parametrize(
-    ("agent", "method", "path", "body", "status", "reason"),
+    ("agent", "path", "status", "reason"),
     [
-        ("rogue-bot", "GET", "/v1/users/alice", None, 403, "unknown_agent"),
-        ("suspended-bot", "GET", "/v1/users/alice", None, 403, "agent_suspended"),
-        ("helpdesk-bot", "GET", "/v1/admin/export", None, 403, "unknown_route"),
-        (
-            "helpdesk-bot",
-            "POST",
-            "/v1/users/alice/password/reset",
-            {"user": "alice"},
-            403,
-            "approval_required",
-        ),
-        ("helpdesk-bot", "POST", "/v1/groups/it-admins/members", {"user": "bob"}, 403, "approval_required"),
+        ("rogue-bot", "/v1/users/alice", 403, "unknown_agent"),
+        ("suspended-bot", "/v1/users/alice", 403, "agent_suspended"),
+        ("helpdesk-bot", "/v1/admin/export", 403, "unknown_route"),
     ],
 )
-def test_denied_scenarios(
-    e2e: E2E, agent: str, method: str, path: str, body: dict[str, str] | None, status: int, reason: str
-) -> None:
-    resp = e2e.agent(agent).request(method, path, body)
+def test_identity_and_route_denials(e2e: E2E, agent: str, path: str, status: int, reason: str) -> None:
+    resp = e2e.agent(agent).request("GET", path)
     assert (resp.status, resp.reason) == (status, reason)
     assert resp.json()["error"] == reason
     assert resp.json()["decision_id"] == resp.headers["x-authz-decision-id"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "action", "path", "body"),
+    [
+        ("credential_recovery", "user.password.reset", "/v1/users/alice/password/reset", {"user": "alice"}),
+        ("credential_recovery", "user.mfa.reset", "/v1/users/alice/mfa/reset", None),
+        ("key_rotation", "user.api_key.rotate", "/v1/users/alice/api-keys/rotate", None),
+        ("access_change", "group.member.add", "/v1/groups/it-admins/members", {"user": "alice"}),
+    ],
+)
+def test_credential_and_privilege_changes_need_approval(
+    e2e: E2E, intent: str, action: str, path: str, body: dict[str, str] | None
+) -> None:
+    agent = e2e.agent()
+    token = agent.token(intent=intent, actions=(action,))
+    resp = agent.request("POST", path, body, token=token, intent=intent)
+    assert (resp.status, resp.reason) == (403, "approval_required")
 
 
 def test_attack_client_supplies_the_injected_headers(e2e: E2E) -> None:
@@ -60,13 +67,16 @@ def test_attack_client_supplies_the_injected_headers(e2e: E2E) -> None:
     assert headers["x-agent-owner"] == "it-helpdesk@example.org"
     assert headers["x-authz-decision-id"] not in ("forged", "forged,forged")
     assert len(headers["x-authz-decision-id"]) == 32
-    for name in ("x-agent-task", "x-on-behalf-of", "x-approved-by"):
+    assert headers["x-agent-task"] not in ("forged", "forged,forged")
+    for name in ("x-on-behalf-of", "x-approved-by"):  # not set for this request: client copies removed
         assert name not in headers
 
 
 def test_credentials_never_reach_the_upstream(e2e: E2E) -> None:
-    creds = {h: "secret-credential" for h in CREDENTIAL_HEADERS}
-    assert e2e.agent().request("GET", "/v1/users/bob", headers=creds).status == 200
+    agent = e2e.agent()
+    token = agent.token(principals=("bob",))
+    resp = agent.request("GET", "/v1/users/bob", token=token, headers={"x-approval-token": "secret-approval"})
+    assert resp.status == 200
     headers = e2e.last_upstream()["headers"]
     assert not set(CREDENTIAL_HEADERS) & set(headers)
 
@@ -190,6 +200,7 @@ def test_authorizer_stopped_envoy_fails_closed(fresh_stack: E2E) -> None:
     from authz.demo.stack import wait_until
 
     wait_until(fresh_stack.stack.authz_healthy_in_envoy, "agent-authz back in Envoy")
+    wait_until(fresh_stack.stack.authz_answers_through_envoy, "agent-authz answering again")
     assert agent.request("GET", "/v1/users/alice").status == 200
 
 

@@ -66,8 +66,12 @@ def reason(resp: pb.CheckResponse) -> str:
     return {h.header.key: h.header.value for h in resp.denied_response.headers}["x-authz-reason"]
 
 
+def allowed(world: World) -> RequestContext:
+    return world.request(task=world.token(world.bot))
+
+
 def test_allowed_check(world: World, running: Running) -> None:
-    resp = running.check(world.request())
+    resp = running.check(allowed(world))
     assert resp.status.code == code_pb2.OK
     headers = {h.header.key: h.header.value for h in resp.ok_response.headers}
     assert headers["x-agent-id"] == BOT
@@ -79,7 +83,7 @@ def test_health_is_serving(running: Running) -> None:
 
 
 def test_metrics_are_served(world: World, running: Running) -> None:
-    running.check(world.request())
+    running.check(allowed(world))
     running.check(world.request(path="/v1/nope"))
     text = running.metrics()
     assert 'authz_decisions_total{class="read",decision="allow",reason="allowed"} 1.0' in text

@@ -71,6 +71,27 @@ def edit(path: Path, old: str, new: str) -> Path:
             "routes[0].principal",
         ),
         ("[server]", "[servr]", "(top level)"),
+        ('issuer = "agent-authz-dev-issuer"', 'issuer = ""', "tasks.issuer"),
+        ('algorithms = ["EdDSA"]', 'algorithms = ["HS256"]', "tasks.algorithms"),
+        ('algorithms = ["EdDSA"]', 'algorithms = ["ES256"]', "tasks.keys[0].public_key"),
+        ('algorithms = ["EdDSA"]', "algorithms = []", "tasks.algorithms"),
+        ("leeway = 30", "leeway = -1", "tasks.leeway"),
+        (
+            'public_key = "keys/task-issuer.pub"',
+            'public_key = "keys/missing.pub"',
+            "tasks.keys[0].public_key",
+        ),
+        ('public_key = "keys/task-issuer.pub"', 'public_key = "pki/ca.crt"', "tasks.keys[0].public_key"),
+        (
+            'public_key = "keys/task-issuer.pub"',
+            'public_key = "keys/task-issuer.key"',
+            "tasks.keys[0].public_key",
+        ),
+        ('operations = ["user.read"]', 'operations = ["user.delete"]', "intents[0].operations"),
+        ('operations = ["user.read"]', "operations = []", "intents[0].operations"),
+        ('id = "account_support"', 'id = "credential_recovery"', "intents[1].id"),
+        ("break_glass = true", 'break_glass = "yes"', "intents[4].break_glass"),
+        ('path = "state.db"', 'path = "nowhere/state.db"', "store.path"),
     ],
 )
 def test_bad_keys_are_named(config_path: Path, old: str, new: str, key: str) -> None:
@@ -99,6 +120,25 @@ def test_duplicate_route_is_refused(config_path: Path) -> None:
     config_path.write_text(text + "\n" + first_route)
     with pytest.raises(ConfigError, match="listed twice"):
         load_config(config_path)
+
+
+def test_agents_of_an_intent_must_be_registered(config_path: Path) -> None:
+    edit(
+        config_path,
+        'agents = ["spiffe://agents.example.org/agent/helpdesk-bot"]',
+        'agents = ["spiffe://agents.example.org/agent/nobody"]',
+    )
+    with pytest.raises(ConfigError, match="not registered") as info:
+        load_config(config_path)
+    assert info.value.key == "intents[1].agents"
+
+
+def test_issuer_keys_are_parsed_once_into_key_objects(config_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    config = load_config(config_path)
+    assert isinstance(config.tasks.keys["dev-issuer-1"], ed25519.Ed25519PublicKey)
+    assert config.intents["emergency_access"].break_glass
 
 
 def test_no_trust_domain_is_refused(config_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from factories import BOT, ROGUE, SUSPENDED, TRUST_DOMAIN, World, envoy_cert, ma
 from authz.pki import SERVER_AUTH, make_ca, make_svid
 from authz.reasons import Denied, Reason
 from authz.stages.identity import IdentityStage
+from authz.store.sqlite import SqliteStore
+from authz.tasks import thumbprint
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -21,9 +24,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 @pytest.fixture
-def stage(world: World) -> IdentityStage:
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def stage(world: World, store: SqliteStore) -> IdentityStage:
     config = world.config()
-    return IdentityStage(config.trust_domains, config.agents)
+    return IdentityStage(config.trust_domains, config.agents, store)
 
 
 def denied(stage: IdentityStage, principal: str, certificate: str, now: dt.datetime = NOW) -> Reason:
@@ -33,9 +43,11 @@ def denied(stage: IdentityStage, principal: str, certificate: str, now: dt.datet
 
 
 def test_registered_agent_is_identified(world: World, stage: IdentityStage) -> None:
-    agent = stage.verify(BOT, envoy_cert(world.svid(BOT)), NOW)
-    assert agent.spiffe_id == BOT
-    assert agent.owner == "it-helpdesk@example.org"
+    svid = world.svid(BOT)
+    caller = stage.verify(BOT, envoy_cert(svid), NOW)
+    assert caller.agent.spiffe_id == BOT
+    assert caller.agent.owner == "it-helpdesk@example.org"
+    assert caller.thumbprint == thumbprint(svid.cert)
 
 
 def test_missing_certificate(stage: IdentityStage) -> None:
@@ -129,7 +141,7 @@ def test_invalid_spiffe_id_in_san(world: World, stage: IdentityStage) -> None:
 def test_cached_certificate_still_expires(world: World, stage: IdentityStage) -> None:
     svid = world.svid(BOT, not_before=NOW - dt.timedelta(minutes=1), not_after=NOW + dt.timedelta(minutes=1))
     cert = envoy_cert(svid)
-    assert stage.verify(BOT, cert, NOW).spiffe_id == BOT  # verified and cached
+    assert stage.verify(BOT, cert, NOW).agent.spiffe_id == BOT  # verified and cached
     assert denied(stage, BOT, cert, NOW + dt.timedelta(minutes=2)) is Reason.INVALID_CLIENT_CERTIFICATE
 
 
@@ -141,9 +153,18 @@ def test_cached_certificate_is_still_checked_against_the_principal(
     assert denied(stage, ROGUE, cert) is Reason.INVALID_CLIENT_CERTIFICATE
 
 
-def test_registry_is_read_on_every_request(world: World, tmp_path: Path) -> None:
-    config = world.config()
+def test_registry_is_read_on_every_request(world: World, stage: IdentityStage) -> None:
     cert = envoy_cert(world.svid(SUSPENDED))
-    stage = IdentityStage(config.trust_domains, config.agents)
     assert denied(stage, SUSPENDED, cert) is Reason.AGENT_SUSPENDED
     assert denied(stage, SUSPENDED, cert) is Reason.AGENT_SUSPENDED  # cache does not skip the registry
+
+
+def test_kill_switch_takes_effect_on_the_next_request(
+    world: World, stage: IdentityStage, store: SqliteStore
+) -> None:
+    cert = envoy_cert(world.svid(BOT))
+    assert stage.verify(BOT, cert, NOW)
+    store.set_agent_suspended(BOT, True, by="security")
+    assert denied(stage, BOT, cert) is Reason.AGENT_SUSPENDED
+    store.set_agent_suspended(BOT, False, by="security")
+    assert stage.verify(BOT, cert, NOW)

@@ -14,6 +14,7 @@ from authz.metrics import Metrics
 from authz.model import Decision
 from authz.stages.operation import OperationStage
 from authz.stages.record import RecordStage
+from authz.store.sqlite import SqliteStore
 
 
 @pytest.mark.parametrize(
@@ -41,6 +42,8 @@ def test_durability_follows_the_decision(
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    RecordStage(audit, Metrics()).record(decision, dt.datetime.now(dt.UTC), 0.001)
+    store = SqliteStore(tmp_path / "state.db")
+    RecordStage(audit, store, Metrics()).record(decision, dt.datetime.now(dt.UTC), 0.001)
+    store.close()
     assert len(synced) == fsyncs
     assert (tmp_path / "audit.jsonl").read_text().count("\n") == 1
