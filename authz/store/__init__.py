@@ -1,9 +1,11 @@
 """The state store: revoked tasks, suspended agents, task budgets and consumed approvals.
 
-One small interface, one file per implementation (``sqlite.py`` now, Redis later). Reads are
-taken on every request and must be cheap; the only write on the request path is
-``commit_allow``, the single atomic transaction of pipeline stage 10 (DESIGN §2: nothing is spent
-before the decision is final).
+One small interface, one file per implementation (``sqlite.py`` now, Redis later).
+``task_revoked`` and ``agent_suspended`` are asked on every request and must be cheap (answered
+from memory, yet current: a change by any process is seen on the next request). The only
+write on the request path is ``commit_allow``, the single atomic transaction of pipeline stage
+10 (DESIGN §2: nothing is spent before the decision is final); a request with nothing to
+spend — no budget, no approvals — writes nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class StateStore(Protocol):
     def suspended_agents(self) -> list[str]: ...
 
     def task_calls(self, task_id: str) -> int:
-        """Calls charged to the task so far (0 if none)."""
+        """Calls charged to the task's budget so far (0 if none; tasks without a budget are not counted)."""
         ...
 
     def approval_consumed(self, approval_id: str) -> bool: ...
@@ -67,9 +69,9 @@ class StateStore(Protocol):
 
         In this order the first failing check is the outcome: TASK_REVOKED, BUDGET_EXHAUSTED
         (calls >= max_calls), APPROVAL_REPLAYED (any id already consumed, or given twice).
-        Only on ALLOWED is anything written: the task's counter +1 (when task_id is not None)
-        and every approval id recorded as consumed. Safe against concurrent callers in other
-        threads and processes.
+        Only on ALLOWED is anything written: the task's counter +1 (when the task has a budget,
+        ``max_calls`` not None) and every approval id recorded as consumed. Safe against
+        concurrent callers in other threads and processes.
         """
         ...
 

@@ -3,17 +3,33 @@
 Each thread gets its own connection (readers then never wait for a writer or for each other);
 connections are in autocommit mode, so every read sees everything committed before it, in any
 process. ``commit_allow`` takes the write lock up front (``BEGIN IMMEDIATE``), which makes its
-check-then-write atomic across processes. Every ``sqlite3.Error`` after start-up is re-raised as
-``StoreUnavailable``; start-up problems are ``StoreError``.
+check-then-write atomic across processes; within a process, writers queue on a thread lock
+first (SQLite's busy handler would put a losing thread to sleep for milliseconds).
+
+The two checks made on every request (is this task revoked, is this agent suspended) are
+answered from memory, yet current. Every write of either table bumps a change counter in a
+small file beside the database (``<db>-changes``, mapped into memory by every process); a
+reader that sees the counter move reloads before it answers, so a revocation by any process or
+by the CLI is seen by every process on its next request, with no database round trip (and no
+GIL hand-off) per request. The sets are also reloaded every ``refresh_interval`` seconds
+whatever the counter says: that bounds staleness if a writer dies between its commit and its
+bump, and finds a broken database file.
+
+Every ``sqlite3.Error`` after start-up is re-raised as ``StoreUnavailable``; start-up problems
+are ``StoreError``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import mmap
+import os
 import sqlite3
+import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +48,60 @@ _SCHEMA = (
 )
 
 
+class ChangeCounter:
+    """A 64-bit counter in a file mapped by every process: reading it costs no system call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                with _locked(fd):
+                    if os.fstat(fd).st_size < 8:
+                        os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def value(self) -> int:
+        return int(struct.unpack_from("<Q", self._map)[0])
+
+    def bump(self) -> None:
+        with _locked(self._fd):  # serialises increments across processes: none is lost
+            struct.pack_into("<Q", self._map, 0, self.value() + 1)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 class SqliteStore:
     def __init__(
-        self, path: Path, *, busy_timeout: float = 5.0, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = 5.0,
+        refresh_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self._busy_timeout = busy_timeout
+        self._refresh_interval = refresh_interval
         self._clock = clock
         self._local = threading.local()
         self._lock = threading.Lock()  # guards _conns and _closed
+        self._write_lock = threading.Lock()  # one writer per process at a time
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}
         self._closed = False
         try:
@@ -57,6 +118,18 @@ class SqliteStore:
             raise
         self._local.conn = conn
         self._conns[threading.current_thread()] = conn
+        try:
+            self._changes = ChangeCounter(Path(f"{path}-changes"))
+        except OSError as exc:
+            self.close()
+            raise StoreError(f"cannot open state store {path}: {exc}") from None
+        # What every request asks, from memory (see the module docstring).
+        self._reload_lock = threading.Lock()
+        self._revoked: set[str] = set()
+        self._revoked_rowid = 0  # revocations are only ever added: reload the new rows only
+        self._suspended: frozenset[str] = frozenset()
+        self._seen_change = -1
+        self._next_reload = 0.0
 
     def _connect(self, *, create: bool = False) -> sqlite3.Connection:
         # Only the constructor may create the file: a thread connecting after the file was
@@ -116,23 +189,56 @@ class SqliteStore:
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         try:
-            return self._conn().execute(sql, args).rowcount
+            with self._write_lock:
+                return self._conn().execute(sql, args).rowcount
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"state store {self.path}: {exc}") from None
 
+    def _current(self) -> None:
+        """Reload the revoked and suspended sets if another writer changed them, or if it is time."""
+        if self._closed:
+            raise StoreUnavailable(f"state store {self.path} is closed")
+        if self._changes.value() == self._seen_change and time.monotonic() < self._next_reload:
+            return
+        with self._reload_lock:
+            change, now = self._changes.value(), time.monotonic()
+            if change == self._seen_change and now < self._next_reload:
+                return  # another thread has just reloaded
+            rows = self._rows(
+                "SELECT rowid, task_id FROM revoked_tasks WHERE rowid > ? ORDER BY rowid",
+                (self._revoked_rowid,),
+            )
+            suspended = self._rows("SELECT spiffe_id FROM suspended_agents", ())
+            self._revoked.update(task_id for _, task_id in rows)
+            if rows:
+                self._revoked_rowid = rows[-1][0]
+            self._suspended = frozenset(row[0] for row in suspended)
+            self._seen_change, self._next_reload = change, now + self._refresh_interval
+
+    def _changed(self) -> None:
+        """After a committed write to revoked_tasks or suspended_agents: tell every process."""
+        try:
+            self._changes.bump()
+        except (OSError, ValueError) as exc:
+            raise StoreUnavailable(f"state store {self.path}: cannot signal a change: {exc}") from None
+
     def task_revoked(self, task_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM revoked_tasks WHERE task_id=?", (task_id,)))
+        self._current()
+        return task_id in self._revoked
 
     def revoke_task(self, task_id: str, *, reason: str, by: str) -> bool:
         sql = "INSERT INTO revoked_tasks VALUES (?,?,?,?) ON CONFLICT DO NOTHING"
-        return self._write(sql, (task_id, reason, by, self._clock())) == 1
+        added = self._write(sql, (task_id, reason, by, self._clock())) == 1
+        self._changed()
+        return added
 
     def revocations(self, limit: int = 100) -> list[Revocation]:
         sql = "SELECT task_id, reason, by, at FROM revoked_tasks ORDER BY at DESC, rowid DESC LIMIT ?"
         return [Revocation(*row) for row in self._rows(sql, (limit,))]
 
     def agent_suspended(self, spiffe_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM suspended_agents WHERE spiffe_id=?", (spiffe_id,)))
+        self._current()
+        return spiffe_id in self._suspended
 
     def set_agent_suspended(self, spiffe_id: str, suspended: bool, *, by: str) -> None:
         if suspended:  # an agent already suspended keeps its first who/when
@@ -140,6 +246,7 @@ class SqliteStore:
             self._write(sql, (spiffe_id, by, self._clock()))
         else:
             self._write("DELETE FROM suspended_agents WHERE spiffe_id=?", (spiffe_id,))
+        self._changed()
 
     def suspended_agents(self) -> list[str]:
         return [row[0] for row in self._rows("SELECT spiffe_id FROM suspended_agents ORDER BY 1", ())]
@@ -155,15 +262,19 @@ class SqliteStore:
     def commit_allow(
         self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
     ) -> CommitOutcome:
+        if max_calls is None and not approval_ids:  # nothing to spend: no write transaction
+            revoked = task_id is not None and self.task_revoked(task_id)
+            return CommitOutcome.TASK_REVOKED if revoked else CommitOutcome.ALLOWED
         try:
             conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                outcome = self._check_and_spend(conn, task_id, max_calls, approval_ids)
-                conn.execute("COMMIT" if outcome is CommitOutcome.ALLOWED else "ROLLBACK")
-            except BaseException:
-                _rollback(conn)  # never leave this thread's connection inside a transaction
-                raise
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    outcome = self._check_and_spend(conn, task_id, max_calls, approval_ids)
+                    conn.execute("COMMIT" if outcome is CommitOutcome.ALLOWED else "ROLLBACK")
+                except BaseException:
+                    _rollback(conn)  # never leave this thread's connection inside a transaction
+                    raise
             return outcome
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"state store {self.path}: {exc}") from None
@@ -188,7 +299,7 @@ class SqliteStore:
             sql = "SELECT 1 FROM consumed_approvals WHERE approval_id=?"
             if conn.execute(sql, (approval_id,)).fetchone():
                 return CommitOutcome.APPROVAL_REPLAYED
-        if task_id is not None:
+        if task_id is not None and max_calls is not None:
             conn.execute(
                 "INSERT INTO task_usage VALUES (?,1) ON CONFLICT DO UPDATE SET calls=calls+1", (task_id,)
             )
@@ -201,10 +312,15 @@ class SqliteStore:
     def close(self) -> None:
         """Close every thread's connection; later calls raise StoreUnavailable."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             conns, self._conns = self._conns, {}
         for conn in conns.values():
             conn.close()
+        changes = getattr(self, "_changes", None)
+        if changes is not None:
+            changes.close()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -21,6 +21,7 @@ from authz.store import CommitOutcome, Revocation, StoreError, StoreUnavailable
 from authz.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 ALLOWED = CommitOutcome.ALLOWED
+BIG = 1_000_000  # a budget never reached: the call is counted
 AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 OTHER = "spiffe://agents.example.org/agent/other-bot"
 
@@ -184,7 +185,7 @@ def test_suspend_and_resume_agents(store: SqliteStore) -> None:
 def test_state_survives_reopening(path: Path, store: SqliteStore) -> None:
     store.revoke_task("t1", reason="r", by="b")
     store.set_agent_suspended(AGENT, True, by="b")
-    assert store.commit_allow(task_id="t1x", max_calls=None, approval_ids=["a1"]) is ALLOWED
+    assert store.commit_allow(task_id="t1x", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
     store.close()
     again = SqliteStore(path)
     try:
@@ -199,20 +200,34 @@ def test_state_survives_reopening(path: Path, store: SqliteStore) -> None:
 
 def test_commit_allow_charges_the_task_and_consumes_approvals(store: SqliteStore) -> None:
     assert store.task_calls("t1") == 0 and not store.approval_consumed("a1")
-    assert store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1", "a2"]) is ALLOWED
+    assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1", "a2"]) is ALLOWED
     assert store.task_calls("t1") == 1
     assert store.approval_consumed("a1") and store.approval_consumed("a2")
-    assert store.commit_allow(task_id="t1", max_calls=None) is ALLOWED
+    assert store.commit_allow(task_id="t1", max_calls=BIG) is ALLOWED
     assert store.task_calls("t1") == 2 and store.task_calls("t2") == 0
 
 
 def test_commit_allow_without_a_task_consumes_approvals_only(store: SqliteStore) -> None:
-    assert store.commit_allow(task_id=None, max_calls=None, approval_ids=["a1"]) is ALLOWED
+    assert store.commit_allow(task_id=None, max_calls=BIG, approval_ids=["a1"]) is ALLOWED
     assert store.approval_consumed("a1")
     assert (
-        store.commit_allow(task_id=None, max_calls=None, approval_ids=["a1"])
+        store.commit_allow(task_id=None, max_calls=BIG, approval_ids=["a1"])
         is CommitOutcome.APPROVAL_REPLAYED
     )
+
+
+def test_nothing_to_spend_writes_nothing(path: Path, store: SqliteStore) -> None:
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # even with the write lock held elsewhere
+        assert store.commit_allow(task_id="t1", max_calls=None) is ALLOWED
+        assert store.commit_allow(task_id=None, max_calls=None) is ALLOWED
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert store.task_calls("t1") == 0  # tasks without a budget are not counted
+    store.revoke_task("t1", reason="r", by="b")
+    assert store.commit_allow(task_id="t1", max_calls=None) is CommitOutcome.TASK_REVOKED
 
 
 def test_budget_boundary(store: SqliteStore) -> None:
@@ -224,19 +239,19 @@ def test_budget_boundary(store: SqliteStore) -> None:
 
 
 def test_approval_replay_is_blocked(store: SqliteStore) -> None:
-    assert store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"]) is ALLOWED
+    assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
     assert (
-        store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"])
+        store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"])
         is CommitOutcome.APPROVAL_REPLAYED
     )
     assert (
-        store.commit_allow(task_id="t2", max_calls=None, approval_ids=["a1"])
+        store.commit_allow(task_id="t2", max_calls=BIG, approval_ids=["a1"])
         is CommitOutcome.APPROVAL_REPLAYED
     )
 
 
 def test_one_approval_presented_twice_in_one_request_is_a_replay(store: SqliteStore) -> None:
-    outcome = store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1", "a1"])
+    outcome = store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1", "a1"])
     assert outcome is CommitOutcome.APPROVAL_REPLAYED
     assert not store.approval_consumed("a1") and store.task_calls("t1") == 0
 
@@ -260,9 +275,9 @@ def test_refused_commit_writes_nothing(
     expected: CommitOutcome,
 ) -> None:
     for i in range(calls):
-        assert store.commit_allow(task_id="t1", max_calls=None, approval_ids=[f"setup-{i}"]) is ALLOWED
+        assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=[f"setup-{i}"]) is ALLOWED
     for approval in used:
-        assert store.commit_allow(task_id="other", max_calls=None, approval_ids=[approval]) is ALLOWED
+        assert store.commit_allow(task_id="other", max_calls=BIG, approval_ids=[approval]) is ALLOWED
     if revoked:
         store.revoke_task("t1", reason="r", by="b")
     outcome = store.commit_allow(task_id="t1", max_calls=max_calls, approval_ids=["fresh", *used])
@@ -274,10 +289,10 @@ def test_refused_commit_writes_nothing(
 def test_replay_across_two_stores_on_one_file(path: Path, store: SqliteStore) -> None:
     second = SqliteStore(path)
     try:
-        assert store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"]) is ALLOWED
+        assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
         assert second.approval_consumed("a1")
         assert (
-            second.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"])
+            second.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"])
             is CommitOutcome.APPROVAL_REPLAYED
         )
         assert second.commit_allow(task_id="t1", max_calls=2) is ALLOWED
@@ -288,8 +303,8 @@ def test_replay_across_two_stores_on_one_file(path: Path, store: SqliteStore) ->
 
 def test_a_failure_inside_commit_leaves_no_transaction_open(store: SqliteStore) -> None:
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate cannot be stored; the caller denies
-        store.commit_allow(task_id="t1", max_calls=None, approval_ids=["\ud800"])
-    assert store.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"]) is ALLOWED
+        store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["\ud800"])
+    assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
     assert store.task_calls("t1") == 1
 
 
@@ -300,7 +315,7 @@ ROUNDS = 40
 
 def test_threads_racing_for_approvals_consume_each_once(store: SqliteStore) -> None:
     def work(s: SqliteStore) -> list[CommitOutcome]:
-        return [s.commit_allow(task_id="t1", max_calls=None, approval_ids=[f"a{i}"]) for i in range(ROUNDS)]
+        return [s.commit_allow(task_id="t1", max_calls=BIG, approval_ids=[f"a{i}"]) for i in range(ROUNDS)]
 
     counts = race(8, work, store)
     assert counts == {ALLOWED: ROUNDS, CommitOutcome.APPROVAL_REPLAYED: 7 * ROUNDS}
@@ -318,12 +333,12 @@ def test_processes_racing_for_approvals_consume_each_once(
 ) -> None:
     procs = children(3)
     calls = [
-        ("commit_allow", {"task_id": "t1", "max_calls": None, "approval_ids": [f"a{i}"]})
+        ("commit_allow", {"task_id": "t1", "max_calls": BIG, "approval_ids": [f"a{i}"]})
         for i in range(ROUNDS)
     ]
     for child in procs:
         child.send(*calls)
-    mine = [store.commit_allow(task_id="t1", max_calls=None, approval_ids=[f"a{i}"]) for i in range(ROUNDS)]
+    mine = [store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=[f"a{i}"]) for i in range(ROUNDS)]
     theirs = [child.recv() for child in procs]
     for i in range(ROUNDS):  # every approval id allowed exactly once, in whichever process won it
         assert sorted([mine[i], *(t[i] for t in theirs)]) == [ALLOWED, *["approval_replayed"] * 3]
@@ -345,7 +360,7 @@ def test_processes_racing_for_a_budget_take_exactly_it(
 
 def test_processes_opening_a_new_file_together(path: Path, children: Callable[[int], list[Child]]) -> None:
     procs = children(4)  # each creates the schema if missing: none may fail
-    assert [child.call("commit_allow", task_id="t1", max_calls=None) for child in procs] == [ALLOWED] * 4
+    assert [child.call("commit_allow", task_id="t1", max_calls=BIG) for child in procs] == [ALLOWED] * 4
     assert procs[0].call("task_calls", task_id="t1") == 4
 
 
@@ -359,11 +374,58 @@ def test_another_process_sees_revocation_and_suspension_on_its_next_read(
     store.set_agent_suspended(AGENT, True, by="alice")
     assert child.call("task_revoked", task_id="t1") is True
     assert child.call("agent_suspended", spiffe_id=AGENT) is True
-    assert child.call("commit_allow", task_id="t1", max_calls=None) == "task_revoked"
+    assert child.call("commit_allow", task_id="t1", max_calls=BIG) == "task_revoked"
     store.set_agent_suspended(AGENT, False, by="alice")
     assert child.call("agent_suspended", spiffe_id=AGENT) is False
     child.call("revoke_task", task_id="t2", reason="by the CLI", by="bob")  # and the other way round
     assert store.task_revoked("t2")
+
+
+def _insert_behind_the_counters_back(path: Path, task_id: str) -> None:
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        raw.execute("INSERT INTO revoked_tasks VALUES (?, 'r', 'sqlite3 shell', 0)", (task_id,))
+    finally:
+        raw.close()
+
+
+def test_reads_come_from_memory_until_the_change_counter_moves(path: Path) -> None:
+    store, writer = SqliteStore(path, refresh_interval=3600), SqliteStore(path)
+    try:
+        assert not store.task_revoked("t1")
+        _insert_behind_the_counters_back(path, "t1")
+        assert not store.task_revoked("t1")  # served from memory: no query per request
+        writer.set_agent_suspended(AGENT, True, by="alice")  # any signalled write reloads
+        assert store.task_revoked("t1") and store.agent_suspended(AGENT)
+        assert Path(f"{path}-changes").stat().st_size == 8
+    finally:
+        store.close()
+        writer.close()
+
+
+def test_the_refresh_interval_bounds_staleness_without_a_signal(path: Path) -> None:
+    store = SqliteStore(path, refresh_interval=0)
+    try:
+        assert not store.task_revoked("t1")
+        _insert_behind_the_counters_back(path, "t1")
+        assert store.task_revoked("t1")
+    finally:
+        store.close()
+
+
+def test_a_revocation_in_this_process_is_seen_by_its_other_threads(store: SqliteStore) -> None:
+    assert not store.task_revoked("t1")
+    seen: list[bool] = []
+    t = threading.Thread(target=lambda: (store.revoke_task("t1", reason="r", by="b"), seen.append(True)))
+    t.start()
+    t.join(timeout=30)
+    assert seen and store.task_revoked("t1")
+
+
+def test_a_change_counter_that_cannot_be_opened_is_refused_at_open(path: Path) -> None:
+    Path(f"{path}-changes").mkdir()  # e.g. a stray directory where the counter file belongs
+    with pytest.raises(StoreError, match="-changes"):
+        SqliteStore(path)
 
 
 def test_connections_of_ended_threads_are_closed(store: SqliteStore) -> None:
@@ -406,7 +468,8 @@ def test_schema_version_is_recorded(path: Path, store: SqliteStore) -> None:
         raw.close()
 
 
-def test_files_overwritten_with_garbage_make_the_store_unavailable(path: Path, store: SqliteStore) -> None:
+def test_files_overwritten_with_garbage_make_the_store_unavailable(path: Path) -> None:
+    store = SqliteStore(path, refresh_interval=0)  # a broken file is found at the next reload
     store.revoke_task("t1", reason="r", by="b")
     assert store.task_revoked("t1")
     for name in [path, Path(f"{path}-wal"), Path(f"{path}-shm")]:
@@ -414,7 +477,8 @@ def test_files_overwritten_with_garbage_make_the_store_unavailable(path: Path, s
     with pytest.raises(StoreUnavailable, match="not a database"):
         store.task_revoked("t1")
     with pytest.raises(StoreUnavailable, match="not a database"):
-        store.commit_allow(task_id="t1", max_calls=None)
+        store.commit_allow(task_id="t1", max_calls=BIG)
+    store.close()
 
 
 def test_a_held_write_lock_makes_commit_unavailable_but_not_reads(path: Path) -> None:
@@ -424,10 +488,10 @@ def test_a_held_write_lock_makes_commit_unavailable_but_not_reads(path: Path) ->
         other.execute("BEGIN IMMEDIATE")  # another process stuck inside a write
         assert not s.task_revoked("t1")  # WAL: readers never wait for a writer
         with pytest.raises(StoreUnavailable, match="database is locked"):
-            s.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"])
+            s.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"])
         other.execute("ROLLBACK")
         assert (
-            s.commit_allow(task_id="t1", max_calls=None, approval_ids=["a1"]) is ALLOWED
+            s.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
         )  # no stuck transaction
     finally:
         other.close()
@@ -459,4 +523,4 @@ def test_closed_store_is_unavailable(path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         s.task_revoked("t1")
     with pytest.raises(StoreUnavailable):
-        s.commit_allow(task_id="t1", max_calls=None)
+        s.commit_allow(task_id="t1", max_calls=BIG)
