@@ -113,3 +113,17 @@ def test_durable_append_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     log.append({"decision_id": "write"}, durable=True)
     assert len(synced) == 1
     log.close()
+
+
+@pytest.mark.parametrize("value", ["Ålice ☃", "lone \ud800 surrogate", 'quote " and \\ back'])
+def test_any_string_is_recorded_and_verifies(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append({"target": value, "path": f"/v1/users/{value}"}, durable=False)
+    log.append({"target": "after"}, durable=False)
+    log.close()
+    assert verify(path).ok
+    assert json.loads(lines(path)[0])["target"] == value
+    edited = path.read_bytes().replace(b"after", b"afteR")
+    path.write_bytes(edited)
+    assert not verify(path).ok
