@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import secrets
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
@@ -19,14 +22,18 @@ _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 def to_request(check: pb.CheckRequest) -> RequestContext:
     attrs = check.attributes
     http = attrs.request.http
-    if http.header_map.headers:
-        headers: dict[str, str] = {}
+    headers: Mapping[str, str]
+    if http.header_map.headers:  # encode_raw_headers: values as bytes, repeats as entries
+        joined: dict[str, str] = {}
         for h in http.header_map.headers:
             value = h.raw_value.decode("utf-8", "replace") if h.raw_value else h.value
             name = h.key.lower()
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+            joined[name] = f"{joined[name]},{value}" if name in joined else value
+        headers = joined
     else:
-        headers = {k.lower(): v for k, v in http.headers.items()}
+        # Envoy's own map: names already lower-case (Envoy keeps them so), repeats already
+        # joined with ','. Used as is: copying it into a dict costs more than the lookups.
+        headers = http.headers
     body = http.raw_body if http.raw_body else http.body.encode("utf-8")
     return RequestContext(
         method=http.method,
@@ -49,6 +56,48 @@ def to_response(decision: Decision) -> pb.CheckResponse:
     if decision.allowed:
         return _ok(decision.upstream_headers)
     return denied_response(decision.reason, decision.message, decision.decision_id, decision.body_extra)
+
+
+class ResponseEncoder:
+    """Decision → serialised CheckResponse, with allows served from templates.
+
+    Building the allow message costs more than most of the pipeline, yet two allows for one
+    agent and task differ only in the decision id, whose length is fixed. So each distinct set
+    of upstream headers is serialised once with a placeholder id of that length, and an allow
+    is that template with its own id swapped in: same length, so no length prefix changes.
+    """
+
+    ID_LENGTH = 32  # pipeline.DecisionIds
+    MAX_TEMPLATES = 4096  # distinct (agent, task, on-behalf-of) sets; the cache starts over when full
+
+    def __init__(self) -> None:
+        self._placeholder = secrets.token_hex(self.ID_LENGTH // 2).encode()
+        self._templates: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._lock = threading.Lock()
+
+    def encode(self, decision: Decision) -> bytes:
+        if not decision.allowed:
+            return bytes(to_response(decision).SerializeToString())
+        headers = decision.upstream_headers
+        decision_id = headers.get("x-authz-decision-id", "")
+        if len(decision_id) != self.ID_LENGTH:
+            return bytes(to_response(decision).SerializeToString())
+        key = tuple(item for item in headers.items() if item[0] != "x-authz-decision-id")
+        template = self._templates.get(key) or self._template(key, headers)
+        if template is None:
+            return bytes(to_response(decision).SerializeToString())
+        return template.replace(self._placeholder, decision_id.encode(), 1)
+
+    def _template(self, key: tuple[tuple[str, str], ...], headers: dict[str, str]) -> bytes | None:
+        ids = {"x-authz-decision-id": self._placeholder.decode()}
+        template = bytes(_ok({**headers, **ids}).SerializeToString())
+        if template.count(self._placeholder) != 1:
+            return None  # another header's value holds the placeholder: no template for this set
+        with self._lock:
+            if len(self._templates) >= self.MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = template
+        return template
 
 
 def _ok(upstream_headers: dict[str, str]) -> pb.CheckResponse:

@@ -11,7 +11,6 @@ from typing import Any
 
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2 as pb
-from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import start_http_server
 
@@ -20,25 +19,39 @@ from authz.config import Config
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
 from authz.reasons import Reason
-from authz.server.adapter import denied_response, to_request, to_response
+from authz.server.adapter import ResponseEncoder, denied_response, to_request
 from authz.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
 
 
-class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc]
+class AuthorizationServicer:
+    """``Authorization/Check``; answers with serialised responses (see ``ResponseEncoder``)."""
+
     def __init__(self, authorizer: Authorizer) -> None:
         self._authorizer = authorizer
+        self._encoder = ResponseEncoder()
 
-    def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
+    def Check(self, request: pb.CheckRequest, context: Any) -> bytes:  # noqa: N802
         try:
-            return to_response(self._authorizer.check(to_request(request)))
+            return self._encoder.encode(self._authorizer.check(to_request(request)))
         except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
             log.exception("Check failed outside the pipeline")
-            return denied_response(
+            denied = denied_response(
                 Reason.INTERNAL_ERROR, "the authorizer failed; the request is denied", uuid.uuid4().hex
             )
+            return bytes(denied.SerializeToString())
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        check = grpc.unary_unary_rpc_method_handler(
+            self.Check, request_deserializer=pb.CheckRequest.FromString, response_serializer=_as_is
+        )
+        return grpc.method_handlers_generic_handler(AUTHZ_SERVICE, {"Check": check})
+
+
+def _as_is(response: bytes) -> bytes:
+    return response
 
 
 class AuthzServer:
@@ -58,7 +71,7 @@ class AuthzServer:
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )
-        pb_grpc.add_AuthorizationServicer_to_server(AuthorizationServicer(self.authorizer), self._grpc)
+        self._grpc.add_generic_rpc_handlers((AuthorizationServicer(self.authorizer).handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         self.port = 0
         self.metrics_port = 0

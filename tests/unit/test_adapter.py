@@ -11,7 +11,7 @@ from google.rpc import code_pb2
 
 from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS, Decision, RequestContext
 from authz.reasons import Reason
-from authz.server.adapter import to_request, to_response
+from authz.server.adapter import ResponseEncoder, to_request, to_response
 
 
 def test_check_request_round_trip(tmp_path: Path) -> None:
@@ -69,3 +69,50 @@ def test_deny_body_and_status() -> None:
         headers = {h.header.key: h.header.value for h in resp.denied_response.headers}
         assert headers["x-authz-reason"] == str(reason)
         assert headers["content-type"] == "application/json"
+
+
+def allowed(decision_id: str, **headers: str) -> Decision:
+    d = Decision(decision_id, RequestContext("GET", "/", {}, b"", "", ""))
+    d.reason = Reason.ALLOWED
+    d.upstream_headers = {"x-authz-decision-id": decision_id, "x-agent-id": "spiffe://a/b", **headers}
+    return d
+
+
+def test_encoded_allows_equal_the_built_message() -> None:
+    encoder = ResponseEncoder()
+    for i in range(3):  # the first builds the template, the others reuse it
+        for task in ("t1", "t2"):
+            d = allowed(f"{i:032x}", **{"x-agent-task": task})
+            assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
+
+
+def test_a_header_holding_the_placeholder_gets_no_template() -> None:
+    encoder = ResponseEncoder()
+    placeholder = encoder._placeholder.decode()
+    d = allowed("f" * 32, **{"x-agent-owner": placeholder})
+    assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
+    assert encoder._templates == {}
+
+
+def test_short_ids_and_denies_are_encoded_in_full() -> None:
+    encoder = ResponseEncoder()
+    for d in (allowed("d1"), decision(Reason.UNKNOWN_ROUTE, "why")):
+        assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
+    assert encoder._templates == {}
+
+
+def test_the_template_cache_is_bounded() -> None:
+    encoder = ResponseEncoder()
+    encoder.MAX_TEMPLATES = 4
+    for task in range(10):
+        d = allowed("a" * 32, **{"x-agent-task": f"t{task}"})
+        assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
+        assert len(encoder._templates) <= 4
+
+
+def test_envoy_header_map_is_read_without_copying() -> None:
+    req = pb.CheckRequest()
+    req.attributes.request.http.headers.update({"x-agent-intent": "a,b", "x-agent-task-token": "t"})
+    ctx = to_request(req)
+    assert ctx.headers.get("x-agent-intent") == "a,b"  # Envoy joined two headers
+    assert ctx.headers.get("X-Agent-Intent") is None  # names are Envoy's lower-case ones

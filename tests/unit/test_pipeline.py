@@ -13,7 +13,7 @@ from factories import BOT, ROGUE, World, make_world
 from authz.audit import AuditLog, verify
 from authz.metrics import Metrics
 from authz.model import RequestContext
-from authz.pipeline import COMPLETE_TASK_PATH, Authorizer
+from authz.pipeline import COMPLETE_TASK_PATH, Authorizer, DecisionIds
 from authz.reasons import Reason
 from authz.store import StoreUnavailable
 from authz.store.sqlite import SqliteStore
@@ -252,3 +252,10 @@ def test_metrics_count_each_decision(s: Setup) -> None:
     s.check(req(s, path="/v1/secrets", token=token))
     assert s.metrics.decisions.labels("allow", "allowed", "read")._value.get() == 2
     assert s.metrics.decisions.labels("deny", "unknown_route", "unknown")._value.get() == 1
+
+
+def test_decision_ids_are_unique_and_32_hex_digits() -> None:
+    first, second = DecisionIds(), DecisionIds()
+    ids = [first.next() for _ in range(1000)] + [second.next() for _ in range(1000)]
+    assert len(set(ids)) == 2000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
