@@ -49,7 +49,7 @@ _OPERATION = re.compile(r"^[a-z][a-z0-9_.-]*$")
 class ServerConfig:
     listen: str = "127.0.0.1:9001"
     metrics_listen: str = "127.0.0.1:9464"
-    workers: int = 8
+    workers: int = 4
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """A no-op ext_authz server: the floor agent-authz is measured against.
 
-Same server shape as agent-authz (synchronous grpcio, a pool of 8 worker threads unless told
+Same server shape as agent-authz (synchronous grpcio, a pool of 4 worker threads unless told
 otherwise, gRPC health), but Check allows every request without looking at it.
 
-    python -m bench.noop_authz --listen 127.0.0.1:PORT [--workers 8]
+    python -m bench.noop_authz --listen 127.0.0.1:PORT [--workers 4]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class NoopAuthorization(external_auth_pb2_grpc.AuthorizationServicer):  # type: 
         return _OK
 
 
-def build_server(listen: str, workers: int = 8) -> tuple[grpc.Server, int]:
+def build_server(listen: str, workers: int = 4) -> tuple[grpc.Server, int]:
     pool = futures.ThreadPoolExecutor(max_workers=workers)
     server = grpc.server(pool, options=[("grpc.so_reuseport", 0)])
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(NoopAuthorization(), server)
@@ -43,7 +43,7 @@ def build_server(listen: str, workers: int = 8) -> tuple[grpc.Server, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.noop_authz", description=__doc__.splitlines()[0])
     parser.add_argument("--listen", required=True, help="HOST:PORT, e.g. 127.0.0.1:9001")
-    parser.add_argument("--workers", type=int, default=8, help="worker threads (default 8, as agent-authz)")
+    parser.add_argument("--workers", type=int, default=4, help="worker threads (default 4, as agent-authz)")
     args = parser.parse_args(argv)
     server, port = build_server(args.listen, args.workers)
     if port == 0:
