@@ -3,7 +3,8 @@
     python -m bench.run [--seconds 10] [--connections 32] [--rounds 1] [--json FILE]
 
 Both targets run in turn on 127.0.0.1 with the same dev PKI and the same rendered Envoy config;
-wrk drives GET /v1/users/alice (a read that agent-authz allows on identity alone). Exit 0 with a
+wrk drives GET /v1/users/alice with a task token and intent header on every request (a read
+the task allows, so every stage through the budget runs). Exit 0 with a
 table of req/s, p50 and p99; exit 1 if a target cannot start or does not answer 200.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, NoReturn
 from authz.demo.stack import StackError
 from bench import probes, wrk
 from bench.report import LABELS, Rounds, environment, print_report
-from bench.targets import AGENT_AUTHZ, TARGETS, Target, TargetError, get, prepare
+from bench.targets import AGENT_AUTHZ, TARGETS, Target, TargetError, get, prepare, task_headers
 
 PATH = "/v1/users/alice"
 WARMUP_SECONDS = 2
@@ -29,20 +30,24 @@ WRK_THREADS = 2
 
 
 def measure(target: Target, seconds: int, connections: int) -> dict[str, Any]:
-    status, headers, body = get(target.ports["front"], PATH)
+    sent = task_headers(target.workdir, target.pki)
+    status, headers, body = get(target.ports["front"], PATH, sent)
     if status != 200:
         reason = headers.get("x-authz-reason", "-")
         raise TargetError(f"{target.name}: GET {PATH} answered {status} (reason {reason}): {body[:200]}")
     url = target.front_url + PATH
-    wrk.run(url, seconds=WARMUP_SECONDS, connections=connections, threads=WRK_THREADS)
+    wrk.run(url, seconds=WARMUP_SECONDS, connections=connections, threads=WRK_THREADS, headers=sent)
     pids = {name: proc.pid for name, proc in target.procs.items()}
     cpu_before = {name: probes.process_cpu(pid) for name, pid in pids.items()}
     wrk_before, system_before, decided_before = probes.children_cpu(), probes.system_cpu(), _decisions(target)
     started = time.monotonic()
-    result = wrk.run(url, seconds=seconds, connections=connections, threads=WRK_THREADS)
+    result = wrk.run(url, seconds=seconds, connections=connections, threads=WRK_THREADS, headers=sent)
     wall = time.monotonic() - started
     target.check_alive()
-    cpu = {name: (probes.process_cpu(pid) - cpu_before[name]) / wall for name, pid in pids.items()}
+    cpu: dict[str, float] = {}
+    for name, pid in pids.items():  # every server process counts as "authz"
+        key = "authz" if name.startswith("authz") else name
+        cpu[key] = cpu.get(key, 0.0) + (probes.process_cpu(pid) - cpu_before[name]) / wall
     cpu["wrk"] = (probes.children_cpu() - wrk_before) / wall
     cpu["other"] = max(0.0, (probes.system_cpu() - system_before) / wall - sum(cpu.values()))
     out: dict[str, Any] = {**vars(result), "cpu_cores": {k: round(v, 2) for k, v in cpu.items()}}
@@ -53,10 +58,18 @@ def measure(target: Target, seconds: int, connections: int) -> dict[str, Any]:
 
 
 def _decisions(target: Target) -> dict[str, int] | None:
-    return probes.decisions(target.ports["metrics"]) if target.name == AGENT_AUTHZ else None
+    if target.name != AGENT_AUTHZ:
+        return None
+    totals = {"allow": 0, "deny": 0}
+    for i in range(target.processes):
+        for decision, count in probes.decisions(target.ports[f"metrics{i}"]).items():
+            totals[decision] += count
+    return totals
 
 
-def run_rounds(seconds: int, connections: int, rounds: int, workers: int | None) -> tuple[Rounds, int]:
+def run_rounds(
+    seconds: int, connections: int, rounds: int, workers: int | None, processes: int
+) -> tuple[Rounds, int]:
     """Each round starts, measures and stops each target in turn (alternating, on a shared machine).
 
     Returns the figures of every round and the servers' worker-thread count.
@@ -65,10 +78,13 @@ def run_rounds(seconds: int, connections: int, rounds: int, workers: int | None)
     with tempfile.TemporaryDirectory(prefix="agent-authz-bench-") as tmp:
         workdir = Path(tmp)
         pki, threads = prepare(workdir, workers)
-        print(f"both ext_authz servers run {threads} gRPC worker threads", flush=True)
+        print(
+            f"both targets run {processes} ext_authz server process(es) of {threads} gRPC worker threads",
+            flush=True,
+        )
         for number in range(1, rounds + 1):
             for name in TARGETS:
-                target = Target(name, workdir, pki, threads)
+                target = Target(name, workdir, pki, threads, processes)
                 step = f"round {number}/{rounds}, " if rounds > 1 else ""
                 print(
                     f"{LABELS[name]}: {step}starting; {WARMUP_SECONDS}s warm-up, {seconds}s measured",
@@ -96,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, help="override server.workers of the demo config (both servers)"
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="ext_authz server processes per target (default 1)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -106,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{WARMUP_SECONDS}s warm-up + {args.seconds}s per target, GET {PATH}"
     )
     try:
-        rounds, threads = run_rounds(args.seconds, args.connections, max(1, args.rounds), args.workers)
+        rounds, threads = run_rounds(
+            args.seconds, args.connections, max(1, args.rounds), args.workers, max(1, args.processes)
+        )
     except TargetError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -122,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_threads": WRK_THREADS,
             "envoy_concurrency": 1,
             "authz_workers": threads,
+            "authz_processes": max(1, args.processes),
             "rounds": len(rounds[AGENT_AUTHZ]),
             "path": PATH,
         }

@@ -13,6 +13,7 @@ Every child is started here and stopped here, by PID: SIGTERM, then SIGKILL afte
 
 from __future__ import annotations
 
+import functools
 import http.client
 import os
 import re
@@ -26,9 +27,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from cryptography import x509
+
 from authz.config import load_config
-from authz.demo.stack import envoy_binary, free_port
+from authz.demo.stack import ISSUER_KID, envoy_binary, free_port
 from authz.envoy_config import EnvoyParams, render, to_yaml
+from authz.issuer import issue
+from authz.keys import load_private_key, write_key_pair
 from authz.pki import DevPki
 
 TRUST_DOMAIN = "agents.example.org"
@@ -44,11 +49,17 @@ class TargetError(RuntimeError):
     pass
 
 
+INTENT = "account_support"
+TASK_TTL = 900  # the demo config's cap; a fresh token is issued for every target start
+
+
 def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
-    """The dev PKI and, beside it, a copy of agent-authz's demo config (it names pki/ca.crt and
-    audit.jsonl), with ``server.workers`` overridden if asked; returns the PKI and that worker count.
+    """The dev PKI, a task issuer key and, beside them, a copy of agent-authz's demo config (it
+    names pki/ca.crt, keys/task-issuer.pub and audit.jsonl), with ``server.workers`` overridden
+    if asked; returns the PKI and that worker count.
     """
     pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, [AGENT])
+    write_key_pair(workdir / "keys", "task-issuer")
     config = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if workers is not None:
         config, found = re.subn(r"(?m)^workers\s*=\s*\d+", f"workers = {workers}", config)
@@ -59,6 +70,21 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
     return pki, load_config(path).server.workers
 
 
+def task_headers(workdir: Path, pki: DevPki) -> dict[str, str]:
+    """What the agent sends on every request: a task token for reading alice, and its intent."""
+    token = issue(
+        load_config(workdir / "agent-authz.toml"),
+        key=load_private_key(workdir / "keys" / "task-issuer.key"),
+        kid=ISSUER_KID,
+        agent_cert=x509.load_pem_x509_certificate(pki.agent_cert(AGENT).read_bytes()),
+        intent=INTENT,
+        principals=["alice"],
+        actions=["user.read"],
+        ttl=TASK_TTL,
+    )
+    return {"x-agent-task-token": token, "x-agent-intent": INTENT}
+
+
 @dataclass
 class Target:
     """One running target: Envoy in front of one ext_authz server."""
@@ -67,6 +93,7 @@ class Target:
     workdir: Path
     pki: DevPki
     workers: int  # gRPC worker threads, the same for both servers
+    processes: int = 1  # ext_authz server processes, one port (Envoy endpoint) each
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -78,21 +105,29 @@ class Target:
         return self.workdir / f"{self.name}-{proc}.log"
 
     def start(self) -> None:
-        self.ports = {name: free_port() for name in ("front", "mtls", "admin", "authz", "metrics")}
-        self._spawn("authz", self._authz_argv())
-        # Envoy's first health check must find it up: after a failure, an idle cluster is
+        names = ["front", "mtls", "admin", *self._servers, *(f"metrics{i}" for i in range(self.processes))]
+        self.ports = {name: free_port() for name in names}
+        for i, server in enumerate(self._servers):
+            self._spawn(server, self._authz_argv(i))
+        # Envoy's first health check must find them up: after a failure, an idle cluster is
         # checked again only every no_traffic_interval (60 s by default).
-        self._wait(lambda: _tcp_open(self.ports["authz"]), "the ext_authz server")
+        for server in self._servers:
+            port = self.ports[server]
+            self._wait(functools.partial(_tcp_open, port), f"the ext_authz server on port {port}")
         envoy_yaml = self.workdir / f"{self.name}-envoy.yaml"
         envoy_yaml.write_text(to_yaml(render(self._envoy_params())))
         self._spawn("envoy", [envoy_binary(), "-c", str(envoy_yaml), *ENVOY_ARGS])
         self._wait(self._authz_healthy_in_envoy, "Envoy with a healthy ext_authz cluster")
 
-    def _authz_argv(self) -> list[str]:
-        python, listen = [sys.executable, "-m"], f"127.0.0.1:{self.ports['authz']}"
+    @property
+    def _servers(self) -> list[str]:
+        return ["authz"] if self.processes == 1 else [f"authz{i}" for i in range(self.processes)]
+
+    def _authz_argv(self, i: int) -> list[str]:
+        python, listen = [sys.executable, "-m"], f"127.0.0.1:{self.ports[self._servers[i]]}"
         if self.name == FLOOR:
             return [*python, "bench.noop_authz", "--listen", listen, "--workers", str(self.workers)]
-        config, metrics = str(self.workdir / "agent-authz.toml"), f"127.0.0.1:{self.ports['metrics']}"
+        config, metrics = str(self.workdir / "agent-authz.toml"), f"127.0.0.1:{self.ports[f'metrics{i}']}"
         return [
             *python,
             "authz",
@@ -103,6 +138,8 @@ class Target:
             listen,
             "--metrics-listen",
             metrics,
+            "--audit-path",  # one hash chain per process; the state store is shared
+            str(self.workdir / f"audit-{self.name}-{i}.jsonl"),
         ]
 
     def _envoy_params(self) -> EnvoyParams:
@@ -112,7 +149,7 @@ class Target:
             trust_domains=[(TRUST_DOMAIN, str(self.pki.bundle))],
             listen=("127.0.0.1", self.ports["mtls"]),
             admin=("127.0.0.1", self.ports["admin"]),
-            authz=[("127.0.0.1", self.ports["authz"])],
+            authz=[("127.0.0.1", self.ports[server]) for server in self._servers],
             health_check_interval="0.25s",
             direct_response=True,
             front=("127.0.0.1", self.ports["front"]),
@@ -151,12 +188,12 @@ class Target:
 
     def _authz_healthy_in_envoy(self) -> bool:
         status, _, text = get(self.ports["admin"], "/clusters")
-        flag = f"agent_authz::127.0.0.1:{self.ports['authz']}::health_flags::healthy"
-        return status == 200 and flag in text
+        flags = [f"agent_authz::127.0.0.1:{self.ports[s]}::health_flags::healthy" for s in self._servers]
+        return status == 200 and all(flag in text for flag in flags)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM each child (Envoy first), then SIGKILL whatever is still running after ``timeout``."""
-        for proc in ("envoy", "authz"):
+        for proc in ["envoy", *self._servers]:
             p = self.procs.get(proc)
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -171,7 +208,7 @@ class Target:
 
     def log_tail(self, lines: int = 15) -> str:
         out = []
-        for proc in ("authz", "envoy"):
+        for proc in [*self._servers, "envoy"]:
             path = self.log_path(proc)
             if path.exists():
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
@@ -184,11 +221,13 @@ def _tcp_open(port: int) -> bool:
         return True
 
 
-def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str, str], str]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, str], str]:
     """A plain GET to 127.0.0.1 (http.client: never through a configured proxy)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         headers = {k.lower(): v for k, v in resp.getheaders()}
         return resp.status, headers, resp.read().decode("utf-8", "replace")

@@ -56,8 +56,13 @@ def wrk_binary() -> str:
     return found
 
 
-def run(url: str, *, seconds: int, connections: int, threads: int = 2) -> WrkResult:
-    argv = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def run(
+    url: str, *, seconds: int, connections: int, threads: int = 2, headers: dict[str, str] | None = None
+) -> WrkResult:
+    argv = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
     except subprocess.TimeoutExpired:
