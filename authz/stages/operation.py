@@ -4,6 +4,10 @@ The method and path are matched against the route table; the target principal co
 path parameter and/or a JSON body field (both present ⇒ they must agree). Anything ambiguous
 is refused rather than guessed at: encoded separators or dots, empty or dot segments, ``;``
 parameters, a query string on a route that takes none, duplicate JSON keys, compressed bodies.
+
+Without a body, the outcome depends on method and path alone (the route table is fixed for
+the life of the process), so resolved body-less requests are remembered: an agent reading the
+same account again does not pay for parsing the path again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ _METHOD = re.compile(r"[A-Z]{1,16}")
 _RAW_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,=:@%-]+")
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _FORBIDDEN_DECODED = re.compile(r"[/\\;%\x00-\x1f\x7f]")
+_MEMO_LIMIT = 8192  # distinct (method, path) pairs; the memo starts over when full
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,20 @@ class OperationStage:
         for route in routes:
             self._routes.setdefault((route.method, len(route.segments)), []).append(route)
         self._max_body_bytes = max_body_bytes
+        self._memo: dict[tuple[str, str], Operation] = {}
 
     def resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
+        if body:
+            return self._resolve(method, path, headers, body)
+        operation = self._memo.get((method, path))
+        if operation is None:
+            operation = self._resolve(method, path, headers, body)  # a refusal raises: not remembered
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo = {}
+            self._memo[(method, path)] = operation
+        return operation
+
+    def _resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
         if not _METHOD.fullmatch(method):
             raise _malformed("the method is not an upper-case HTTP method token")
         path, has_query, _query = path.partition("?")

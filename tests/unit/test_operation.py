@@ -159,3 +159,26 @@ def test_oversized_body_is_refused(stage: OperationStage) -> None:
 def test_principals_are_not_normalised(stage: OperationStage) -> None:
     assert stage.resolve("GET", "/v1/users/Alice", {}, b"").target == "Alice"
     assert stage.resolve("GET", "/v1/users/alice%E2%80%8B", {}, b"").target == "alice\u200b"
+
+
+@pytest.fixture
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> OperationStage:
+    config = make_world(tmp_path_factory.mktemp("memo")).config()
+    return OperationStage(config.routes, config.max_body_bytes)
+
+
+def test_body_less_requests_are_remembered_and_refusals_are_not(fresh: OperationStage) -> None:
+    first = fresh.resolve("GET", "/v1/users/alice", {}, b"")
+    assert fresh.resolve("GET", "/v1/users/alice", {}, b"") is first
+    for _ in range(2):
+        assert reason_for(fresh, "GET", "/v1/users/alice%2F..%2Fbob") is Reason.MALFORMED_REQUEST
+        assert reason_for(fresh, "GET", "/v1/secrets") is Reason.UNKNOWN_ROUTE
+    assert list(fresh._memo) == [("GET", "/v1/users/alice")]
+
+
+def test_a_remembered_path_still_checks_each_body(fresh: OperationStage) -> None:
+    path = "/v1/users/alice/password/reset"
+    assert fresh.resolve("POST", path, {}, b"").target == "alice"
+    assert reason_for(fresh, "POST", path, body(user="bob")) is Reason.MALFORMED_REQUEST
+    assert reason_for(fresh, "POST", path, b"{not json") is Reason.MALFORMED_REQUEST
+    assert list(fresh._memo) == [("POST", path)]
