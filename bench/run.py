@@ -22,7 +22,16 @@ from typing import Any, NoReturn
 from authz.demo.stack import StackError
 from bench import probes, wrk
 from bench.report import LABELS, Rounds, environment, print_report
-from bench.targets import AGENT_AUTHZ, TARGETS, Target, TargetError, get, prepare, task_headers
+from bench.targets import (
+    AGENT_AUTHZ,
+    TARGETS,
+    Target,
+    TargetError,
+    cpu_sets,
+    get,
+    prepare,
+    task_headers,
+)
 
 PATH = "/v1/users/alice"
 WARMUP_SECONDS = 2
@@ -68,7 +77,7 @@ def _decisions(target: Target) -> dict[str, int] | None:
 
 
 def run_rounds(
-    seconds: int, connections: int, rounds: int, workers: int | None, processes: int
+    seconds: int, connections: int, rounds: int, workers: int | None, processes: int, pin: bool
 ) -> tuple[Rounds, int]:
     """Each round starts, measures and stops each target in turn (alternating, on a shared machine).
 
@@ -84,7 +93,7 @@ def run_rounds(
         )
         for number in range(1, rounds + 1):
             for name in TARGETS:
-                target = Target(name, workdir, pki, threads, processes)
+                target = Target(name, workdir, pki, threads, processes, pin)
                 step = f"round {number}/{rounds}, " if rounds > 1 else ""
                 print(
                     f"{LABELS[name]}: {step}starting; {WARMUP_SECONDS}s warm-up, {seconds}s measured",
@@ -108,25 +117,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="measured seconds per target (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--rounds", type=int, default=1, help="alternate the targets N times; medians")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternate the targets N times; medians (default 5)"
+    )
     parser.add_argument(
         "--workers", type=int, help="override server.workers of the demo config (both servers)"
     )
     parser.add_argument(
         "--processes", type=int, default=1, help="ext_authz server processes per target (default 1)"
     )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the OS place Envoy and the servers on any CPU"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     env = environment()
+    pinning = (
+        f"Envoy on CPU {sorted(cpu_sets()['envoy'])}, the ext_authz server on {sorted(cpu_sets()['authz'])}"
+        if not args.no_pin and cpu_sets()
+        else "no CPU pinning"
+    )
     print(
-        f"{env['cpus']} CPUs, Envoy {env['envoy']} with --concurrency 1 (one worker, so Envoy, the authz "
-        f"server and wrk share the cores fairly), wrk -t{WRK_THREADS} -c{args.connections}, "
+        f"{env['cpus']} CPUs, Envoy {env['envoy']} with --concurrency 1 (one worker), {pinning}, "
+        f"wrk -t{WRK_THREADS} -c{args.connections}, "
         f"{WARMUP_SECONDS}s warm-up + {args.seconds}s per target, GET {PATH}"
     )
     try:
         rounds, threads = run_rounds(
-            args.seconds, args.connections, max(1, args.rounds), args.workers, max(1, args.processes)
+            args.seconds,
+            args.connections,
+            max(1, args.rounds),
+            args.workers,
+            max(1, args.processes),
+            not args.no_pin,
         )
     except TargetError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
@@ -144,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             "envoy_concurrency": 1,
             "authz_workers": threads,
             "authz_processes": max(1, args.processes),
+            "cpu_sets": {k: sorted(v) for k, v in cpu_sets().items()} if not args.no_pin else None,
             "rounds": len(rounds[AGENT_AUTHZ]),
             "path": PATH,
         }

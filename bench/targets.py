@@ -94,6 +94,7 @@ class Target:
     pki: DevPki
     workers: int  # gRPC worker threads, the same for both servers
     processes: int = 1  # ext_authz server processes, one port (Envoy endpoint) each
+    pin: bool = True  # Envoy on one CPU, the ext_authz server(s) on the others (see cpu_sets)
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -159,6 +160,7 @@ class Target:
     def _spawn(self, proc: str, argv: list[str]) -> None:
         paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]  # so `-m bench.noop_authz` resolves
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        cpus = cpu_sets().get("envoy" if proc == "envoy" else "authz") if self.pin else None
         with self.log_path(proc).open("ab") as log:
             self.procs[proc] = subprocess.Popen(
                 argv,
@@ -167,6 +169,7 @@ class Target:
                 stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
                 env=env,
+                preexec_fn=None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus),
             )
 
     def _wait(self, ready: Callable[[], bool], what: str) -> None:
@@ -214,6 +217,16 @@ class Target:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
                 out.append(f"--- {path.name} (last {len(tail)} lines)\n" + "\n".join(tail))
         return "\n".join(out)
+
+
+def cpu_sets() -> dict[str, set[int]]:
+    """Envoy on the first CPU we may use, the ext_authz server(s) on the rest; wrk is not pinned.
+
+    As a sidecar and its authorizer would run on dedicated cores: each keeps its caches warm
+    instead of both migrating across the cores. Both targets are pinned the same way.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return {"envoy": {cpus[0]}, "authz": set(cpus[1:])} if len(cpus) >= 2 else {}
 
 
 def _tcp_open(port: int) -> bool:
