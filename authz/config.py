@@ -38,6 +38,8 @@ class AgentStatus(StrEnum):
 OPERATION_CLASSES = ("read", "write", "credential_change", "privilege_change", "key_export")
 #: Classes whose allow changes state, so its audit record must be on disk before the allow.
 READ_CLASSES = frozenset({"read"})
+#: Classes that always need human approval (stage 6); a route can ask for it too.
+GATED_CLASSES = frozenset({"credential_change", "privilege_change", "key_export"})
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
@@ -83,6 +85,11 @@ class Route:
     principal_body_field: str | None
     reversible: bool
     allow_query: bool = False
+    approval: bool = False  # needs human approval even though its class does not
+
+    @property
+    def gated(self) -> bool:
+        return self.approval or self.op_class in GATED_CLASSES
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -117,6 +124,41 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Approver:
+    id: str
+    name: str
+    key: PublicKey = field(repr=False)
+    classes: frozenset[str]  # operation classes this approver may approve
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    """Who may approve what, how approval tokens are checked, and how many approvers it takes.
+
+    The audience of an approval is the task audience: the protected API.
+    """
+
+    approvers: Mapping[str, Approver] = field(default_factory=dict)
+    algorithms: frozenset[str] = frozenset({"EdDSA"})
+    max_ttl: int = 900
+    max_tokens: int = 4  # approval tokens one request may carry
+    max_token_bytes: int = 4096
+    required: Mapping[str, int] = field(default_factory=dict)  # class → distinct approvers (≥ 1)
+    break_glass_required: int = 2
+    privileged_required: int = 2
+    privileged_principals: frozenset[str] = frozenset()
+
+    def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
+        """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
+        needed = max(1, self.required.get(op_class, 1))
+        if break_glass:
+            needed = max(needed, self.break_glass_required)
+        if principal in self.privileged_principals:
+            needed = max(needed, self.privileged_required)
+        return needed
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     server: ServerConfig
@@ -128,6 +170,7 @@ class Config:
     intents: Mapping[str, Intent]
     store_path: Path
     max_body_bytes: int = 65536
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
 
 
 class _Table:
@@ -218,6 +261,7 @@ def load_config(path: str | Path) -> Config:
         intents=_intents(top),
         store_path=_store_path(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
+        approvals=_approvals(top.table("approvals")),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -336,6 +380,7 @@ def _routes(top: _Table) -> tuple[Route, ...]:
             body_field,
             reversible=t.flag("reversible", False),
             allow_query=t.flag("allow_query", False),
+            approval=t.flag("approval", False),
         )
         t.done()
         if any((r.method, r.segments) == (route.method, route.segments) for r in routes):
@@ -396,6 +441,65 @@ def _tasks(t: _Table) -> TasksConfig:
     )
     t.done()
     return cfg
+
+
+def _algorithms(t: _Table) -> frozenset[str]:
+    algorithms = frozenset(_string_list(t, "algorithms", ["EdDSA"]))
+    if not algorithms <= set(_ALGORITHMS):
+        raise t.fail("algorithms", f"only {', '.join(_ALGORITHMS)} are supported")
+    return algorithms
+
+
+def _public_key(t: _Table, algorithms: frozenset[str]) -> PublicKey:
+    try:
+        key = load_public_key(t.path("public_key"))
+    except KeyFileError as exc:
+        raise t.fail("public_key", str(exc)) from None
+    if algorithm_of(key) not in algorithms:
+        raise t.fail("public_key", f"its algorithm {algorithm_of(key)} is not among the accepted algorithms")
+    return key
+
+
+def _approvals(t: _Table) -> ApprovalsConfig:
+    d = ApprovalsConfig()
+    algorithms = _algorithms(t)
+    approvers: dict[str, Approver] = {}
+    for a in t.tables("approvers"):
+        approver = Approver(
+            id=a.text("id"),
+            name=a.text("name"),
+            key=_public_key(a, algorithms),
+            classes=frozenset(_string_list(a, "classes")),
+        )
+        if unknown := sorted(approver.classes - set(OPERATION_CLASSES)):
+            raise a.fail("classes", f"unknown operation class(es) {unknown}")
+        if approver.id in approvers:
+            raise a.fail("id", "listed twice")
+        approvers[approver.id] = approver
+        a.done()
+    required_table = t.table("required")
+    required = {c: required_table.integer(c, 1) for c in OPERATION_CLASSES if c in required_table.data}
+    required_table.done()
+    cfg = ApprovalsConfig(
+        approvers=approvers,
+        algorithms=algorithms,
+        max_ttl=t.integer("max_ttl", d.max_ttl),
+        max_tokens=t.integer("max_tokens", d.max_tokens),
+        max_token_bytes=t.integer("max_token_bytes", d.max_token_bytes, minimum=256),
+        required=required,
+        break_glass_required=t.integer("break_glass_required", d.break_glass_required),
+        privileged_required=t.integer("privileged_required", d.privileged_required),
+        privileged_principals=frozenset(_strings_or_empty(t, "privileged_principals")),
+    )
+    t.done()
+    return cfg
+
+
+def _strings_or_empty(t: _Table, name: str) -> list[str]:
+    value = t._take(name, list, [])
+    if not all(isinstance(v, str) and v for v in value):
+        raise t.fail(name, "must be a list of non-empty strings")
+    return list(value)
 
 
 def _string_list(t: _Table, name: str, default: list[str] | None = None) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from authz.approvals import Approval
 from authz.config import Agent
 from authz.reasons import Reason, http_status
 from authz.stages.operation import Operation
@@ -44,6 +45,7 @@ class Decision:
     agent: Agent | None = None
     operation: Operation | None = None
     task: Task | None = None
+    approvals: tuple[Approval, ...] = ()  # stage 6: consumed with the allow
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
 
@@ -71,6 +73,12 @@ class Decision:
             self.upstream_headers["x-agent-task"] = self.task.task_id
             if self.task.on_behalf_of is not None:
                 self.upstream_headers["x-on-behalf-of"] = self.task.on_behalf_of
+        if self.approvals:
+            self.upstream_headers["x-approved-by"] = ",".join(self.approvers)
+
+    @property
+    def approvers(self) -> list[str]:
+        return sorted({a.approver for a in self.approvals})
 
     def deny(self, reason: Reason, message: str) -> None:
         self.reason, self.message = reason, message

@@ -18,6 +18,7 @@ from authz.config import Config
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.reasons import Denied, Reason
+from authz.stages.approval import ApprovalStage
 from authz.stages.binding import check_binding
 from authz.stages.identity import IdentityStage
 from authz.stages.intent import IntentStage
@@ -62,6 +63,9 @@ class Authorizer:
         self._operation = OperationStage(config.routes, config.max_body_bytes)
         self._task = TaskStage(config.tasks, store)
         self._intent = IntentStage(config.intents, store, on_revoke=metrics.revocations.inc)
+        self._approval = ApprovalStage(
+            config.approvals, config.tasks.audience, config.tasks.leeway, config.intents, store
+        )
         self._record = RecordStage(audit, store, metrics)
         self._store = store
         self._metrics = metrics
@@ -76,6 +80,7 @@ class Authorizer:
             self._decide(decision, now)
         except Denied as denied:
             decision.deny(denied.reason, denied.message)
+            decision.body_extra = denied.extra
         except StoreUnavailable:
             self._metrics.store_errors.inc()
             decision.deny(Reason.STORE_UNAVAILABLE, "the state store cannot be read; the request is denied")
@@ -99,7 +104,9 @@ class Authorizer:
         )  # 3
         check_binding(d.task, d.operation)  # 4
         self._intent.check(r.headers.get(INTENT_HEADER), d.task, d.operation)  # 5
-        _until_approvals_land(d.operation)  # 6-8
+        if d.operation.route.gated:
+            d.approvals = self._approval.check(r, d.agent.spiffe_id, d.task, d.operation, seconds)  # 6
+        _until_policy_lands(d.operation)  # 7-8
         if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
             raise Denied(
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
@@ -114,17 +121,11 @@ class Authorizer:
         d.body_extra = {"task": d.task.task_id}
 
 
-_GATED = frozenset({"credential_change", "privilege_change", "key_export"})
+def _until_policy_lands(operation: Operation) -> None:
+    """Stages 7-8 (live context, Cedar policy) are not built yet.
 
-
-def _until_approvals_land(operation: Operation) -> None:
-    """Stages 6-8 (approval, context, policy) are not built yet.
-
-    Until they are, approval-gated classes are refused (the hard floor of DESIGN §2 stage 6:
-    at least one valid approval, and none can be presented yet) and ``write`` is refused too.
+    Until they are, ``write`` operations that are not approval-gated are refused: nothing but
+    reads and human-approved changes reaches the API.
     """
-    if operation.op_class == "read":
-        return
-    if operation.op_class in _GATED:
-        raise Denied(Reason.APPROVAL_REQUIRED, f"{operation.name} needs human approval")
-    raise Denied(Reason.POLICY_DENIED, f"{operation.name} is not yet permitted for agents")
+    if operation.op_class == "write" and not operation.route.gated:
+        raise Denied(Reason.POLICY_DENIED, f"{operation.name} is not yet permitted for agents")

@@ -7,6 +7,7 @@ record's ``reason`` and the ``reason`` label of ``authz_decisions_total``.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Reason(StrEnum):
@@ -74,9 +75,13 @@ def http_status(reason: Reason) -> int:
 
 
 class Denied(Exception):
-    """A stage refused the request. ``message`` is safe to show the agent: no token or key text."""
+    """A stage refused the request. ``message`` is safe to show the agent: no token or key text.
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    ``extra`` holds more fields for the deny body, e.g. what to get approved.
+    """
+
+    def __init__(self, reason: Reason, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+        self.extra = extra or {}

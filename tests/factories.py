@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import jwt
 from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 
+from authz.approvals import request_hash, sign_approval
 from authz.config import Config, load_config
+from authz.demo.stack import write_demo_keys
 from authz.issuer import issue
-from authz.keys import PrivateKey, load_private_key, write_key_pair
+from authz.keys import PrivateKey, load_private_key
 from authz.model import RequestContext
 from authz.pki import DevPki, Issued, make_svid
 
@@ -76,6 +81,38 @@ class World:
     def svid(self, spiffe_id: str = BOT, **kwargs: object) -> Issued:
         return make_svid(self.ca, spiffe_id, **kwargs)  # type: ignore[arg-type]
 
+    def approval(
+        self,
+        approver: str,
+        task_token: str,
+        method: str,
+        path: str,
+        operation: str,
+        principal: str,
+        *,
+        body: bytes = b"",
+        agent: str = BOT,
+        ttl: int = 300,
+        now: int | None = None,
+        key: PrivateKey | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """An approval token by ``approver`` (signed with its demo key unless ``key``) for one request."""
+        task_id = jwt.decode(task_token, options={"verify_signature": False})["jti"]
+        return sign_approval(
+            key=key or load_private_key(self.root / "keys" / f"approver-{approver}.key"),
+            approver=approver,
+            audience=self.config().tasks.audience,
+            agent=agent,
+            task_id=task_id,
+            operation=operation,
+            principal=principal,
+            req=request_hash(method, path, body),
+            ttl=ttl,
+            now=int(time.time()) if now is None else now,
+            **kwargs,
+        )
+
     def request(
         self,
         method: str = "GET",
@@ -108,7 +145,7 @@ class World:
 
 def make_world(root: Path, audit_path: Path | None = None) -> World:
     pki = DevPki.create(root / "pki", TRUST_DOMAIN, ["helpdesk-bot"])
-    write_key_pair(root / "keys", "task-issuer")
+    write_demo_keys(root / "keys")
     text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if audit_path is not None:
         text = text.replace('path = "audit.jsonl"', f'path = "{audit_path}"')

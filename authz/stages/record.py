@@ -39,6 +39,8 @@ class RecordStage:
             decision.deny(
                 Reason.AUDIT_UNAVAILABLE, "the audit log cannot be written; all requests are denied"
             )
+        if decision.reason is Reason.APPROVAL_REPLAYED:
+            self._metrics.replays_blocked.inc()
         op_class = decision.operation.op_class if decision.operation else "unknown"
         self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
         return decision
@@ -47,7 +49,9 @@ class RecordStage:
         task = decision.task
         try:
             outcome = self._store.commit_allow(
-                task_id=task.task_id if task else None, max_calls=task.max_calls if task else None
+                task_id=task.task_id if task else None,
+                max_calls=task.max_calls if task else None,
+                approval_ids=[a.approval_id for a in decision.approvals],
             )
         except StoreUnavailable:
             self._metrics.store_errors.inc()
@@ -57,6 +61,8 @@ class RecordStage:
             return
         if outcome is not CommitOutcome.ALLOWED:
             decision.deny(*_REFUSALS[outcome])
+        elif decision.approvals:
+            self._metrics.approvals_consumed.inc(len(decision.approvals))
 
 
 _REFUSALS = {
@@ -102,7 +108,8 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "path": request.path.partition("?")[0][:2048],
         "target": operation.target if operation else None,
         "task": task.task_id if task else None,
-        "approvers": [],
+        "approvers": decision.approvers,
+        "approval_ids": [a.approval_id for a in decision.approvals],
         "policies": [],
         "request_id": request.request_id[:128] or None,
         "trace_id": _trace_id(request.headers),
