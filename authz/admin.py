@@ -1,19 +1,22 @@
-"""Commands for the people running agent-authz: issuer keys, task tokens, the kill switch."""
+"""Commands for the people running agent-authz: issuer and approver keys, task tokens, the kill switch."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 from pathlib import Path
 
 from cryptography import x509
 
-from authz.config import load_config
+from authz.config import GATED_CLASSES, OPERATION_CLASSES, load_config
 from authz.issuer import issue
 from authz.keys import KeyFileError, load_private_key, write_key_pair
 from authz.store.sqlite import SqliteStore
 from authz.tasks import IssueError
+
+_APPROVER_ID = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def _operator() -> str:
@@ -34,6 +37,26 @@ def keys_init(args: argparse.Namespace) -> int:
     print(f"private key (keep it with the task issuer only): {private}")
     print(f"public key: {public}\n\nadd to the agent-authz config:\n")
     print(f'[[tasks.keys]]\nkid = "{args.kid}"\npublic_key = "{public}"')
+    return 0
+
+
+def approver_init(args: argparse.Namespace) -> int:
+    """An approver's own key pair: the private key stays with the approver, never with agent-authz."""
+    if not _APPROVER_ID.fullmatch(args.id):
+        print("refused: --id must be letters, digits, '.', '_', '@' or '-'", file=sys.stderr)
+        return 2
+    try:
+        private, public = write_key_pair(Path(args.dir), f"approver-{args.id}")
+    except FileExistsError as exc:
+        print(f"refused: {exc.filename} exists", file=sys.stderr)
+        return 1
+    print(f"private key (keep it with {args.id} only; it signs their approvals): {private}")
+    print(f"public key: {public}\n\nadd to the agent-authz config:\n")
+    classes = ", ".join(f'"{c}"' for c in args.classes or sorted(GATED_CLASSES))
+    print(
+        f'[[approvals.approvers]]\nid = "{args.id}"\nname = "{args.name or args.id}"\n'
+        f'public_key = "{public}"\nclasses = [{classes}]'
+    )
     return 0
 
 
@@ -123,6 +146,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     k.add_argument("--dir", required=True)
     k.add_argument("--kid", required=True, help="key id, e.g. issuer-2026-11")
     k.set_defaults(func=keys_init)
+
+    p = sub.add_parser("approver", help="human approvers")
+    asub = p.add_subparsers(dest="action", required=True)
+    a = asub.add_parser("init", help="make an approver's Ed25519 key pair and print the config entry")
+    a.add_argument("--id", required=True, help="approver id, e.g. dana")
+    a.add_argument("--name", help="display name, e.g. 'Dana (IT security)'")
+    a.add_argument("--dir", required=True)
+    a.add_argument(
+        "--class", dest="classes", action="append", choices=OPERATION_CLASSES, help="may approve (repeatable)"
+    )
+    a.set_defaults(func=approver_init)
 
     p = sub.add_parser("task", help="task tokens")
     tsub = p.add_subparsers(dest="action", required=True)

@@ -10,6 +10,7 @@ import pytest
 from factories import BOT, KID, World, make_world
 from tokens import split
 
+from authz.config import load_config
 from authz.store.sqlite import SqliteStore
 
 CLI = [sys.executable, "-m", "authz"]
@@ -153,3 +154,38 @@ def test_agent_suspend_unknown_agent(world: World) -> None:
         "agent", "suspend", "--config", str(world.config_path), "spiffe://agents.example.org/agent/nobody"
     )
     assert result.returncode == 1 and "not a registered agent" in result.stderr
+
+
+def test_approver_init_prints_an_entry_the_config_accepts(world: World, tmp_path: Path) -> None:
+    result = run(
+        "approver",
+        "init",
+        "--id",
+        "frank",
+        "--name",
+        "Frank (SRE)",
+        "--dir",
+        str(tmp_path),
+        "--class",
+        "key_export",
+    )
+    assert result.returncode == 0, result.stderr
+    entry = result.stdout[result.stdout.index("[[approvals.approvers]]") :]
+    assert (tmp_path / "approver-frank.key").stat().st_mode & 0o077 == 0
+    config = tmp_path / "with-frank.toml"
+    text = (
+        world.config_path.read_text()
+        .replace('"keys/', f'"{world.root}/keys/')
+        .replace('"pki/', f'"{world.root}/pki/')
+    )
+    config.write_text(text + "\n" + entry)
+    approvers = load_config(config).approvals.approvers
+    assert approvers["frank"].classes == {"key_export"} and approvers["frank"].name == "Frank (SRE)"
+    again = run("approver", "init", "--id", "frank", "--dir", str(tmp_path))
+    assert again.returncode == 1 and "exists" in again.stderr  # never overwrites a key
+
+
+@pytest.mark.parametrize("approver_id", ["../escape", "a b", ""])
+def test_approver_init_refuses_odd_ids(tmp_path: Path, approver_id: str) -> None:
+    assert run("approver", "init", "--id", approver_id, "--dir", str(tmp_path)).returncode == 2
+    assert list(tmp_path.iterdir()) == []
