@@ -30,10 +30,10 @@ from pathlib import Path
 from cryptography import x509
 
 from authz.config import load_config
-from authz.demo.stack import ISSUER_KID, envoy_binary, free_port
+from authz.demo.stack import ISSUER_KID, envoy_binary, free_port, write_demo_keys
 from authz.envoy_config import EnvoyParams, render, to_yaml
 from authz.issuer import issue
-from authz.keys import load_private_key, write_key_pair
+from authz.keys import load_private_key
 from authz.pki import DevPki
 
 TRUST_DOMAIN = "agents.example.org"
@@ -59,7 +59,7 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
     if asked; returns the PKI and that worker count.
     """
     pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, [AGENT])
-    write_key_pair(workdir / "keys", "task-issuer")
+    write_demo_keys(workdir / "keys")
     config = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if workers is not None:
         config, found = re.subn(r"(?m)^workers\s*=\s*\d+", f"workers = {workers}", config)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,56 @@ class Outcome:
         return {**asdict(self), "ok": self.ok}
 
 
+@dataclass(frozen=True)
+class Change:
+    """A state-changing request, exactly as sent: what an approval is bound to."""
+
+    method: str
+    path: str
+    body: bytes
+    operation: str
+    principal: str
+    intent: str
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value).encode()
+
+
+RESET_ALICE = Change(
+    "POST",
+    "/v1/users/alice/password/reset",
+    _json({"user": "alice"}),
+    "user.password.reset",
+    "alice",
+    "credential_recovery",
+)
+RESET_BOB = Change(
+    "POST",
+    "/v1/users/bob/password/reset",
+    _json({"user": "bob"}),
+    "user.password.reset",
+    "bob",
+    "credential_recovery",
+)
+GRANT_VIEWER = Change(
+    "POST",
+    "/v1/groups/staff/members",
+    _json({"user": "bob", "role": "viewer"}),
+    "group.member.add",
+    "bob",
+    "access_change",
+)
+GRANT_ADMIN = Change(
+    "POST",
+    "/v1/groups/it-admins/members",
+    _json({"user": "bob"}),
+    "group.member.add",
+    "bob",
+    "emergency_access",
+)
+
+
 class Demo:
     """Sends the calls; remembers every request agent-authz did not let through to the API."""
 
@@ -51,11 +101,14 @@ class Demo:
         *,
         token: str | None = None,
         intent: str | None = "account_support",
-        body: dict[str, Any] | None = None,
+        body: bytes | dict[str, Any] | None = None,
+        approvals: Sequence[str] = (),
     ) -> Response:
         headers = {MARKER: uuid.uuid4().hex}
         if token:
             headers["x-agent-task-token"] = token
+        if approvals:
+            headers["x-approval-token"] = ",".join(approvals)
         if intent:
             headers["x-agent-intent"] = intent
         resp = self.stack.client(agent).request(method, path, body, headers)
@@ -65,6 +118,32 @@ class Demo:
 
     def token(self, agent: str = BOT, **kwargs: Any) -> str:
         return self.stack.task_token(agent, **kwargs)
+
+    def approve(self, approver: str, task: str, request: Change, **kwargs: Any) -> str:
+        return self.stack.approval(
+            approver,
+            task,
+            request.method,
+            request.path,
+            request.body,
+            agent=BOT,
+            operation=request.operation,
+            principal=request.principal,
+            **kwargs,
+        )
+
+    def change(
+        self, task: str, request: Change, approvals: Sequence[str] = (), body: bytes = b""
+    ) -> Response:
+        return self.call(
+            BOT,
+            request.method,
+            request.path,
+            token=task,
+            intent=request.intent,
+            body=body or request.body,
+            approvals=approvals,
+        )
 
     def expect(self, scenario: str, status: int, reason: str, resp: Response) -> Outcome:
         return Outcome(scenario, status, resp.status, reason, resp.reason)
@@ -169,6 +248,60 @@ def task_tokens(d: Demo) -> Iterator[Outcome]:
     )
 
 
+def approvals(d: Demo) -> Iterator[Outcome]:
+    reset = d.token(
+        intent="credential_recovery", actions=("user.password.reset",), principals=("alice", "bob")
+    )
+    approval = d.approve("dana", reset, RESET_ALICE)
+    yield d.expect("password reset approved by dana", 200, "", d.change(reset, RESET_ALICE, [approval]))
+    yield d.expect(
+        "the same approval again", 403, "approval_replayed", d.change(reset, RESET_ALICE, [approval])
+    )
+    for_alice = d.approve("dana", reset, RESET_ALICE)
+    yield d.expect(
+        "an approval for alice used on bob",
+        403,
+        "approval_not_bound",
+        d.change(reset, RESET_BOB, [for_alice]),
+    )
+    grant = d.token(intent="access_change", actions=("group.member.add",), principals=("bob",))
+    viewer = d.approve("dana", grant, GRANT_VIEWER)
+    admin_body = _json({"user": "bob", "role": "admin"})
+    yield d.expect(
+        "same path, body changed to role admin",
+        403,
+        "approval_not_bound",
+        d.change(grant, GRANT_VIEWER, [viewer], body=admin_body),
+    )
+    for_bob = d.token(
+        intent="credential_recovery",
+        actions=("user.password.reset",),
+        principals=("alice",),
+        on_behalf_of="bob",
+    )
+    yield d.expect(
+        "approved by the on-behalf-of user",
+        403,
+        "approver_not_allowed",
+        d.change(for_bob, RESET_ALICE, [d.approve("bob", for_bob, RESET_ALICE)]),
+    )
+    glass = d.token(intent="emergency_access", actions=("group.member.add",), principals=("bob",))
+    yield d.expect(
+        "break-glass grant with one approval",
+        403,
+        "approvals_insufficient",
+        d.change(glass, GRANT_ADMIN, [d.approve("dana", glass, GRANT_ADMIN)]),
+    )
+    twice = [d.approve("dana", glass, GRANT_ADMIN) for _ in range(2)]
+    yield d.expect(
+        "break-glass, one approver twice", 403, "approvals_insufficient", d.change(glass, GRANT_ADMIN, twice)
+    )
+    two = [d.approve(a, glass, GRANT_ADMIN) for a in ("dana", "erik")]
+    yield d.expect("break-glass, two distinct approvers", 200, "", d.change(glass, GRANT_ADMIN, two))
+    stale = d.approve("dana", reset, RESET_BOB, now=int(time.time()) - 1000)
+    yield d.expect("an expired approval", 403, "approval_invalid", d.change(reset, RESET_BOB, [stale]))
+
+
 def kill_switch_and_completion(d: Demo) -> Iterator[Outcome]:
     auditor_task = d.token(AUDITOR)
     yield d.expect(
@@ -254,6 +387,7 @@ def denied_never_reached_upstream(d: Demo) -> Iterator[Outcome]:
 SCRIPT: tuple[Callable[[Demo], Iterator[Outcome]], ...] = (
     identity_and_routes,
     task_tokens,
+    approvals,
     kill_switch_and_completion,
     authorizer_stopped,
     audit_checks,

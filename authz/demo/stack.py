@@ -23,8 +23,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography import x509
 
+from authz.approvals import request_hash, sign_approval
 from authz.config import load_config
 from authz.envoy_config import EnvoyParams, render, to_yaml
 from authz.issuer import issue
@@ -34,6 +36,16 @@ from authz.pki import DevPki
 TRUST_DOMAIN = "agents.example.org"
 DEMO_AGENTS = ("helpdesk-bot", "audit-bot", "suspended-bot", "rogue-bot")
 ISSUER_KID = "dev-issuer-1"  # as in agent-authz.toml
+DEMO_APPROVERS = ("dana", "erik", "bob")  # [[approvals.approvers]] of agent-authz.toml
+
+
+def write_demo_keys(keys: Path) -> None:
+    """The key files agent-authz.toml names: the task issuer's and each approver's."""
+    write_key_pair(keys, "task-issuer")
+    for approver in DEMO_APPROVERS:
+        write_key_pair(keys, f"approver-{approver}")
+
+
 READY_PROBE_PATH = "/.well-known/agent-authz/ready"  # no route: agent-authz denies it
 START_TIMEOUT = 30.0
 
@@ -135,7 +147,7 @@ class Stack:
     def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS) -> Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
-        write_key_pair(workdir / "keys", "task-issuer")
+        write_demo_keys(workdir / "keys")
         config_path = workdir / "agent-authz.toml"
         config_path.write_text(resources.files("authz.demo").joinpath("agent-authz.toml").read_text())
         ports = {name: free_port() for name in ("envoy", "admin", "authz", "metrics", "upstream")}
@@ -302,6 +314,36 @@ class Stack:
             actions=actions,
             ttl=ttl,
             **kwargs,
+        )
+
+    def approval(
+        self,
+        approver: str,
+        task_token: str,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        agent: str,
+        operation: str,
+        principal: str,
+        ttl: int = 300,
+        now: int | None = None,
+    ) -> str:
+        """What ``approver`` signs with their own key to approve exactly this request."""
+        config = load_config(self.config_path)
+        task_id = jwt.decode(task_token, options={"verify_signature": False})["jti"]
+        return sign_approval(
+            key=load_private_key(self.workdir / "keys" / f"approver-{approver}.key"),
+            approver=approver,
+            audience=config.tasks.audience,
+            agent=self.pki.spiffe_id(agent),
+            task_id=task_id,
+            operation=operation,
+            principal=principal,
+            req=request_hash(method, path, body),
+            ttl=ttl,
+            now=int(time.time()) if now is None else now,
         )
 
     def upstream_record(self) -> list[dict[str, Any]]:

@@ -82,9 +82,13 @@ class E2E:
         return self.stack.upstream_record()[-1]
 
     def assert_denied_never_reached_upstream(self) -> None:
-        seen = {r["headers"].get(MARKER) for r in self.stack.upstream_record()}
+        record = self.stack.upstream_record()
+        seen = {r["headers"].get(MARKER) for r in record}
         leaked = [m for m in self.denied if m in seen]
         assert not leaked, f"{len(leaked)} denied request(s) reached the sample API"
+        # Every call that changes something reached the API with approvers named by agent-authz.
+        unapproved = [r for r in record if r["method"] != "GET" and not r["headers"].get("x-approved-by")]
+        assert not unapproved, f"changes executed without approval: {unapproved}"
 
 
 def start_stack(root: Path) -> tuple[Stack, E2E]:

@@ -30,6 +30,11 @@ EXPECTED_REASONS = {
     "task_token_expired",
     "budget_exhausted",
     "task_completed",
+    "approval_replayed",
+    "approval_not_bound",
+    "approver_not_allowed",
+    "approvals_insufficient",
+    "approval_invalid",
 }
 
 
