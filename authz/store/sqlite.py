@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from authz.store import CommitOutcome, Revocation, StoreError, StoreUnavailable
+from authz.store.sqlite_queue import QUEUE_SCHEMA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the approval queue
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS revoked_tasks"
@@ -45,6 +46,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS task_usage (task_id TEXT PRIMARY KEY, calls INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS consumed_approvals"
     " (approval_id TEXT PRIMARY KEY, task_id TEXT, at REAL NOT NULL)",
+    *QUEUE_SCHEMA,
 )
 
 

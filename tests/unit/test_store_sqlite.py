@@ -524,3 +524,20 @@ def test_closed_store_is_unavailable(path: Path) -> None:
         s.task_revoked("t1")
     with pytest.raises(StoreUnavailable):
         s.commit_allow(task_id="t1", max_calls=BIG)
+
+
+def test_a_version_1_store_gains_the_approval_queue(path: Path) -> None:
+    SqliteStore(path).close()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("DROP TABLE approval_requests")
+    raw.execute("DROP TABLE approval_tokens")
+    raw.execute("PRAGMA user_version=1")
+    raw.execute("INSERT INTO revoked_tasks VALUES ('t1', 'r', 'b', 0)")
+    raw.close()
+    store = SqliteStore(path)
+    try:
+        assert store.task_revoked("t1")  # nothing lost
+        assert store._rows("SELECT count(*) FROM approval_requests", ()) == [(0,)]
+        assert store._rows("PRAGMA user_version", ()) == [(SCHEMA_VERSION,)]
+    finally:
+        store.close()
