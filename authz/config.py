@@ -147,6 +147,8 @@ class ApprovalsConfig:
     break_glass_required: int = 2
     privileged_required: int = 2
     privileged_principals: frozenset[str] = frozenset()
+    requests_per_agent: int = 10  # new approval requests an agent may file per window
+    requests_window: int = 60  # seconds
 
     def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
         """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
@@ -490,6 +492,8 @@ def _approvals(t: _Table) -> ApprovalsConfig:
         break_glass_required=t.integer("break_glass_required", d.break_glass_required),
         privileged_required=t.integer("privileged_required", d.privileged_required),
         privileged_principals=frozenset(_strings_or_empty(t, "privileged_principals")),
+        requests_per_agent=t.integer("requests_per_agent", d.requests_per_agent),
+        requests_window=t.integer("requests_window", d.requests_window),
     )
     t.done()
     return cfg

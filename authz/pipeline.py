@@ -26,6 +26,7 @@ from authz.stages.operation import Operation, OperationStage
 from authz.stages.record import RecordStage
 from authz.stages.task import TaskStage
 from authz.store import StateStore, StoreUnavailable
+from authz.store.queue import ApprovalQueue
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -57,14 +58,20 @@ class DecisionIds:
 
 class Authorizer:
     def __init__(
-        self, config: Config, audit: AuditLog, store: StateStore, metrics: Metrics, clock: Clock = utc_now
+        self,
+        config: Config,
+        audit: AuditLog,
+        store: StateStore,
+        metrics: Metrics,
+        clock: Clock = utc_now,
+        queue: ApprovalQueue | None = None,
     ) -> None:
         self._identity = IdentityStage(config.trust_domains, config.agents, store)
         self._operation = OperationStage(config.routes, config.max_body_bytes)
         self._task = TaskStage(config.tasks, store)
         self._intent = IntentStage(config.intents, store, on_revoke=metrics.revocations.inc)
         self._approval = ApprovalStage(
-            config.approvals, config.tasks.audience, config.tasks.leeway, config.intents, store
+            config.approvals, config.tasks.audience, config.tasks.leeway, config.intents, store, queue
         )
         self._record = RecordStage(audit, store, metrics)
         self._store = store
@@ -105,7 +112,7 @@ class Authorizer:
         check_binding(d.task, d.operation)  # 4
         self._intent.check(r.headers.get(INTENT_HEADER), d.task, d.operation)  # 5
         if d.operation.route.gated:
-            d.approvals = self._approval.check(r, d.agent.spiffe_id, d.task, d.operation, seconds)  # 6
+            d.approvals = self._approval.check(r, d.agent, d.task, d.operation, seconds)  # 6
         _until_policy_lands(d.operation)  # 7-8
         if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
             raise Denied(

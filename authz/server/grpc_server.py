@@ -21,6 +21,7 @@ from authz.pipeline import Authorizer
 from authz.reasons import Reason
 from authz.server.adapter import ResponseEncoder, denied_response, to_request
 from authz.store.sqlite import SqliteStore
+from authz.store.sqlite_queue import SqliteQueue
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
@@ -67,7 +68,9 @@ class AuthzServer:
         self.health = health.HealthServicer()
         self.store = SqliteStore(config.store_path)
         self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
-        self.authorizer = Authorizer(config, self.audit, self.store, self.metrics)
+        self.authorizer = Authorizer(
+            config, self.audit, self.store, self.metrics, queue=SqliteQueue(self.store)
+        )
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )

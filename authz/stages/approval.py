@@ -15,15 +15,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from authz.approvals import APPROVAL_TYP, Approval, ApprovalClaimsError, parse_claims, request_hash
-from authz.config import ApprovalsConfig, Intent
+from authz.config import Agent, ApprovalsConfig, Intent
 from authz.jws import JwsError, JwsVerifier
 from authz.model import RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
-from authz.store import StateStore
+from authz.store import StateStore, StoreUnavailable
+from authz.store.queue import ApprovalQueue, NewRequest
 from authz.tasks import Task
 
 APPROVAL_HEADER = "x-approval-token"
+#: Where an agent polls its approval request, through the proxy (the agent-facing approval API).
+POLL_PATH = "/.well-known/agent-authz/approvals/"
+_CAPS = {"x-agent-justification": 1024, "x-agent-prompt-ref": 256}
 
 
 class ApprovalStage:
@@ -34,9 +38,10 @@ class ApprovalStage:
         leeway: int,
         intents: Mapping[str, Intent],
         store: StateStore,
+        queue: ApprovalQueue | None = None,
     ) -> None:
         self._s, self._audience, self._leeway = settings, audience, leeway
-        self._intents, self._store = intents, store
+        self._intents, self._store, self._queue = intents, store, queue
         keys = {a.id: a.key for a in settings.approvers.values()}
         self._jws = JwsVerifier(APPROVAL_TYP, keys, settings.algorithms)
 
@@ -45,20 +50,16 @@ class ApprovalStage:
         return self._s.threshold(operation.op_class, bool(intent and intent.break_glass), operation.target)
 
     def check(
-        self, r: RequestContext, agent_id: str, task: Task, operation: Operation, now: int
+        self, r: RequestContext, agent: Agent, task: Task, operation: Operation, now: int
     ) -> tuple[Approval, ...]:
         """The approvals to consume with the allow; raises Denied when they do not suffice."""
+        agent_id = agent.spiffe_id
         needed, req = self.needed(task, operation), request_hash(r.method, r.path, r.body)
         tokens = [t.strip() for t in (r.headers.get(APPROVAL_HEADER) or "").split(",") if t.strip()]
         if not tokens:
+            message = f"{operation.name} needs human approval"
             raise self._denied(
-                Reason.APPROVAL_REQUIRED,
-                f"{operation.name} needs human approval",
-                task,
-                operation,
-                req,
-                needed,
-                (),
+                Reason.APPROVAL_REQUIRED, message, r, agent, task, operation, req, needed, (), now
             )
         if len(tokens) > self._s.max_tokens:
             raise Denied(Reason.APPROVAL_INVALID, f"more than {self._s.max_tokens} approval tokens")
@@ -72,14 +73,9 @@ class ApprovalStage:
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
         approvers = sorted({a.approver for a in approvals})
         if len(approvers) < needed:
+            message = f"{operation.name} needs {needed} distinct approvers, has {len(approvers)}"
             raise self._denied(
-                Reason.APPROVALS_INSUFFICIENT,
-                f"{operation.name} needs {needed} distinct approvers, has {len(approvers)}",
-                task,
-                operation,
-                req,
-                needed,
-                approvers,
+                Reason.APPROVALS_INSUFFICIENT, message, r, agent, task, operation, req, needed, approvers, now
             )
         return approvals
 
@@ -87,13 +83,17 @@ class ApprovalStage:
         self,
         reason: Reason,
         message: str,
+        r: RequestContext,
+        agent: Agent,
         task: Task,
         operation: Operation,
         req: str,
         needed: int,
         approvers: tuple[str, ...] | list[str],
+        now: int,
     ) -> Denied:
-        """What the agent must get approved, in the deny body's ``approval`` object."""
+        """What the agent must get approved, in the deny body's ``approval`` object, and where
+        to poll for it: the request is filed in the approval queue for humans to see."""
         details: dict[str, Any] = {
             "operation": operation.name,
             "principal": operation.target,
@@ -104,7 +104,43 @@ class ApprovalStage:
             "approved_by": list(approvers),
             "expires": task.expires,
         }
+        new = NewRequest(
+            agent=agent.spiffe_id,
+            owner=agent.owner,
+            task_id=task.task_id,
+            on_behalf_of=task.on_behalf_of,
+            intent=task.intent,
+            justification=_header(r, "x-agent-justification"),
+            prompt_ref=_header(r, "x-agent-prompt-ref"),
+            operation=operation.name,
+            op_class=operation.op_class,
+            principal=operation.target,
+            method=r.method,
+            path=r.path,
+            body=r.body,
+            req=req,
+            approvers_needed=needed,
+            expires=task.expires,
+        )
+        details.update(self._file(new, now))
         return Denied(reason, message, {"approval": details})
+
+    def _file(self, new: NewRequest, now: int) -> dict[str, Any]:
+        if self._queue is None:
+            return {"queued": False}
+        try:
+            filed = self._queue.file(
+                new,
+                now=now,
+                per_agent=self._s.requests_per_agent,
+                window=self._s.requests_window,
+            )
+        except StoreUnavailable:
+            return {"queued": False}  # still a deny; the agent may ask again
+        if filed is None:
+            return {"queued": False, "retry_after": self._s.requests_window}
+        request_id, _ = filed
+        return {"queued": True, "request_id": request_id, "poll": POLL_PATH + request_id}
 
     def _verify(self, token: str, now: int) -> Approval:
         if len(token) > self._s.max_token_bytes:
@@ -147,3 +183,8 @@ class ApprovalStage:
                 Reason.APPROVER_NOT_ALLOWED,
                 f"{a.approver} is the agent, its on-behalf-of subject or the target: not an approver here",
             )
+
+
+def _header(r: RequestContext, name: str) -> str | None:
+    value = r.headers.get(name)
+    return None if value is None else value[: _CAPS[name]]

@@ -19,6 +19,7 @@ from authz.model import Decision
 from authz.pipeline import Authorizer
 from authz.reasons import Reason
 from authz.store.sqlite import SqliteStore
+from authz.store.sqlite_queue import SqliteQueue
 
 RESET = ("POST", "/v1/users/alice/password/reset", "user.password.reset", "alice")
 GRANT = ("POST", "/v1/groups/it-admins/members", "group.member.add", "bob")
@@ -70,7 +71,8 @@ def s(tmp_path: Path) -> Iterator[Setup]:
     world = make_world(tmp_path)
     config = world.config()
     audit, store, metrics = AuditLog(config.audit.path), SqliteStore(config.store_path), Metrics()
-    yield Setup(world, Authorizer(config, audit, store, metrics), audit, store, metrics)
+    queue = SqliteQueue(store)
+    yield Setup(world, Authorizer(config, audit, store, metrics, queue=queue), audit, store, metrics)
     store.close()
 
 
@@ -258,3 +260,41 @@ def _claims(token: str) -> dict[str, object]:
 
 def _jti(token: str) -> str:
     return str(_claims(token)["jti"])
+
+
+def test_the_deny_files_one_request_to_poll(s: Setup) -> None:
+    task = s.task(on_behalf_of="ticket-owner")
+    headers = {"x-agent-intent": "credential_recovery", "x-agent-justification": "ticket T-42"}
+    ctx = s.world.request(*RESET[:2], task=task, headers=headers)
+    first = s.authz.check(ctx).body_extra["approval"]
+    assert first["queued"] and first["poll"] == f"/.well-known/agent-authz/approvals/{first['request_id']}"
+    assert s.authz.check(ctx).body_extra["approval"]["request_id"] == first["request_id"]
+    request = SqliteQueue(s.store).get(first["request_id"], now=time.time())
+    assert request is not None
+    assert (request.new.agent, request.new.on_behalf_of, request.new.justification) == (
+        BOT,
+        "ticket-owner",
+        "ticket T-42",
+    )
+    assert (request.new.req, request.new.approvers_needed) == (first["req"], 1)
+
+
+def test_a_looping_agent_cannot_flood_the_queue(s: Setup) -> None:
+    task = s.task()
+    details = [
+        s.send(task, [], body=json.dumps({"user": "alice", "attempt": i}).encode()).body_extra["approval"]
+        for i in range(11)
+    ]
+    assert all(d["queued"] for d in details[:10])
+    assert details[10] == {**details[10], "queued": False, "retry_after": 60}
+    assert "request_id" not in details[10]
+
+
+def test_an_approval_taken_from_the_queue_is_accepted(s: Setup) -> None:
+    task = s.task()
+    request_id = s.send(task, []).body_extra["approval"]["request_id"]
+    queue = SqliteQueue(s.store)
+    queue.add_approval(request_id, "dana", s.approve("dana", task), now=time.time())
+    request = queue.get(request_id, now=time.time())
+    assert request is not None and request.status == "approved"
+    assert s.send(task, [token for _, token in request.approvals]).allowed
