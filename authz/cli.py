@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from authz.admin import add_parsers
+from authz.approvals_cli import add_parsers as add_approval_parsers
 from authz.audit import AuditError, verify
 from authz.config import ConfigError, load_config
 from authz.store import StoreError, StoreUnavailable
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_config_check)
 
     add_parsers(sub)
+    add_approval_parsers(sub)
 
     p = sub.add_parser("audit", help="audit log tools")
     asub = p.add_subparsers(dest="action", required=True)

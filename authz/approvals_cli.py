@@ -1,0 +1,192 @@
+"""`agent-authz approvals …`: the approval queue as the humans who approve see it.
+
+``approve`` signs on the approver's machine with the approver's own key; the queue only
+stores the signed token, so whoever runs the queue cannot approve anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import getpass
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from authz.approvals import sign_approval
+from authz.config import Approver, Config, load_config
+from authz.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
+from authz.store.queue import ApprovalRequest, QueueError, RequestStatus
+from authz.store.sqlite import SqliteStore
+from authz.store.sqlite_queue import SqliteQueue
+
+_BODY_SHOWN = 4096
+
+
+@contextlib.contextmanager
+def _queue(config: Config) -> Iterator[SqliteQueue]:
+    store = SqliteStore(config.store_path)
+    try:
+        yield SqliteQueue(store)
+    finally:
+        store.close()
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def approvals_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    status = None if args.all else RequestStatus.PENDING
+    with _queue(config) as queue:
+        requests = queue.requests(now=time.time(), status=status, limit=args.limit)
+    for r in requests:
+        have = f"{len(r.approvers)}/{r.new.approvers_needed}"
+        print(f"{r.request_id}\t{r.status}\t{have}\t{r.new.operation} {r.new.principal}\t{r.new.agent}")
+    if not requests:
+        print("no pending approval requests" if status else "no approval requests")
+    return 0
+
+
+def _readable(body: bytes) -> str:
+    if not body:
+        return "(empty)"
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)[:_BODY_SHOWN]
+    except (ValueError, UnicodeDecodeError):
+        return repr(body[:_BODY_SHOWN])
+
+
+def _describe(r: ApprovalRequest, config: Config) -> str:
+    n = r.new
+    privileged = "yes" if n.principal in config.approvals.privileged_principals else "no"
+    lines = [
+        f"request      {r.request_id} ({r.status}; filed {_when(r.created)}, expires {_when(n.expires)})",
+        f"agent        {n.agent} (owner {n.owner})",
+        f"on behalf of {n.on_behalf_of or '-'}",
+        f"intent       {n.intent}",
+        f"justification {n.justification or '-'}",
+        f"prompt ref   {n.prompt_ref or '-'}",
+        f"operation    {n.operation} ({n.op_class})",
+        f"target       {n.principal} (privileged: {privileged})",
+        f"request      {n.method} {n.path}",
+        f"task         {n.task_id}",
+        f"approvals    {len(r.approvers)} of {n.approvers_needed}: {', '.join(r.approvers) or '-'}",
+    ]
+    if r.reason:
+        lines.append(f"decision     {r.status} by {r.decided_by}: {r.reason}")
+    return "\n".join(lines) + f"\nbody\n{_readable(n.body)}"
+
+
+def approvals_show(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with _queue(config) as queue:
+        request = queue.get(args.request_id, now=time.time())
+    if request is None:
+        print(f"no approval request {args.request_id}", file=sys.stderr)
+        return 1
+    print(_describe(request, config))
+    return 0
+
+
+def _approver_of(key: PrivateKey, config: Config) -> Approver | None:
+    mine = public_pem(key)
+    return next((a for a in config.approvals.approvers.values() if public_pem_of(a.key) == mine), None)
+
+
+def _refusal(r: ApprovalRequest, approver: Approver) -> str | None:
+    if r.new.op_class not in approver.classes:
+        return f"{approver.id} may not approve {r.new.op_class}"
+    if approver.id in (r.new.agent, r.new.on_behalf_of, r.new.principal):
+        return f"{approver.id} is the agent, its on-behalf-of user or the target: someone else must approve"
+    return None
+
+
+def approvals_approve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        key = load_private_key(Path(args.key))
+    except KeyFileError as exc:
+        print(f"cannot approve: {exc}", file=sys.stderr)
+        return 2
+    approver = _approver_of(key, config)
+    if approver is None:
+        print("cannot approve: this key belongs to no configured approver", file=sys.stderr)
+        return 2
+    now = int(time.time())
+    with _queue(config) as queue:
+        request = queue.get(args.request_id, now=now)
+        if request is None or request.status is not RequestStatus.PENDING:
+            state = "unknown" if request is None else str(request.status)
+            print(f"cannot approve {args.request_id}: {state}", file=sys.stderr)
+            return 1
+        if refusal := _refusal(request, approver):
+            print(f"cannot approve: {refusal}", file=sys.stderr)
+            return 1
+        n = request.new
+        token = sign_approval(
+            key=key,
+            approver=approver.id,
+            audience=config.tasks.audience,
+            agent=n.agent,
+            task_id=n.task_id,
+            operation=n.operation,
+            principal=n.principal,
+            req=n.req,
+            ttl=max(1, min(config.approvals.max_ttl, int(n.expires) - now)),
+            now=now,
+        )
+        try:
+            updated = queue.add_approval(args.request_id, approver.id, token, now=now)
+        except QueueError as exc:
+            print(f"cannot approve: {exc}", file=sys.stderr)
+            return 1
+    print(f"{updated.request_id}: approved by {approver.id}; now {updated.status}")
+    return 0
+
+
+def approvals_deny(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with _queue(config) as queue:
+        try:
+            updated = queue.deny(args.request_id, by=_operator(), reason=args.reason, now=time.time())
+        except QueueError as exc:
+            print(f"cannot deny: {exc}", file=sys.stderr)
+            return 1
+    print(f"{updated.request_id}: denied")
+    return 0
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("approvals", help="the approval queue: list, show, approve, deny")
+    qsub = p.add_subparsers(dest="action", required=True)
+    q = qsub.add_parser("list", help="pending approval requests, newest first")
+    q.add_argument("--config", required=True)
+    q.add_argument("--all", action="store_true", help="also approved, denied and expired ones")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=approvals_list)
+    q = qsub.add_parser("show", help="everything an approver needs to decide one request")
+    q.add_argument("--config", required=True)
+    q.add_argument("request_id")
+    q.set_defaults(func=approvals_show)
+    q = qsub.add_parser("approve", help="sign an approval with your own key and queue it for the agent")
+    q.add_argument("--config", required=True)
+    q.add_argument("--key", required=True, help="your approver private key (from `approver init`)")
+    q.add_argument("request_id")
+    q.set_defaults(func=approvals_approve)
+    q = qsub.add_parser("deny", help="refuse a request; the agent sees the reason when it polls")
+    q.add_argument("--config", required=True)
+    q.add_argument("--reason", required=True)
+    q.add_argument("request_id")
+    q.set_defaults(func=approvals_deny)
