@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench proto clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml proto/approvals.proto proto/generate.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python proto/generate.py
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,5 +30,9 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
+# Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache authz/_proto/*_pb2*.py authz/_proto/*.pb
