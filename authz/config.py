@@ -149,6 +149,7 @@ class ApprovalsConfig:
     privileged_principals: frozenset[str] = frozenset()
     requests_per_agent: int = 10  # new approval requests an agent may file per window
     requests_window: int = 60  # seconds
+    poll_interval: int = 5  # seconds an agent waits between polls of a pending request
 
     def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
         """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
@@ -494,6 +495,7 @@ def _approvals(t: _Table) -> ApprovalsConfig:
         privileged_principals=frozenset(_strings_or_empty(t, "privileged_principals")),
         requests_per_agent=t.integer("requests_per_agent", d.requests_per_agent),
         requests_window=t.integer("requests_window", d.requests_window),
+        poll_interval=t.integer("poll_interval", d.poll_interval),
     )
     t.done()
     return cfg

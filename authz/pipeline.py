@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
 
 from authz.audit import AuditLog
-from authz.config import Config
+from authz.config import Config, Route
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.reasons import Denied, Reason
-from authz.stages.approval import ApprovalStage
+from authz.stages.approval import POLL_PATH, ApprovalStage
 from authz.stages.binding import check_binding
 from authz.stages.identity import IdentityStage
 from authz.stages.intent import IntentStage
@@ -31,6 +32,11 @@ from authz.store.queue import ApprovalQueue
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
+_REQUEST_ID = re.compile(r"apr-[0-9a-f]{16}")
+#: The agent-facing approval API (``GET`` + request id), answered by agent-authz's gRPC service.
+POLL_ROUTE = Route(
+    "GET", POLL_PATH + "{request_id}", "approval_request.poll", "read", "request_id", None, reversible=True
+)
 #: ``POST`` here through the proxy ends the caller's task: its token stops working.
 COMPLETE_TASK_PATH = "/.well-known/agent-authz/task/complete"
 TASK_HEADER = "x-agent-task-token"
@@ -105,6 +111,8 @@ class Authorizer:
                 r.headers.get(TASK_HEADER), d.agent.spiffe_id, caller.thumbprint, seconds
             )
             return self._complete_task(d)
+        if r.method == "GET" and r.path.startswith(POLL_PATH):
+            return self._poll(d)
         d.operation = self._operation.resolve(r.method, r.path, r.headers, r.body)  # 2
         d.task = self._task.verify(
             r.headers.get(TASK_HEADER), d.agent.spiffe_id, caller.thumbprint, seconds
@@ -119,6 +127,14 @@ class Authorizer:
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
             )
         d.allow()  # 10: the store commit and the audit record follow in RecordStage
+
+    def _poll(self, d: Decision) -> None:
+        """An agent asks after an approval request: identity is enough, the API checks whose it is."""
+        request_id = d.request.path[len(POLL_PATH) :]
+        if not _REQUEST_ID.fullmatch(request_id):
+            raise Denied(Reason.MALFORMED_REQUEST, "not an approval request id")
+        d.operation = Operation(POLL_ROUTE, request_id)
+        d.allow()
 
     def _complete_task(self, d: Decision) -> None:
         assert d.task is not None

@@ -20,6 +20,8 @@ from authz.metrics import Metrics
 from authz.pipeline import Authorizer
 from authz.reasons import Reason
 from authz.server.adapter import ResponseEncoder, denied_response, to_request
+from authz.server.approvals_api import AgentApprovals
+from authz.server.approvals_api import add_to_server as add_approvals_api
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
 
@@ -68,14 +70,14 @@ class AuthzServer:
         self.health = health.HealthServicer()
         self.store = SqliteStore(config.store_path)
         self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
-        self.authorizer = Authorizer(
-            config, self.audit, self.store, self.metrics, queue=SqliteQueue(self.store)
-        )
+        queue = SqliteQueue(self.store)
+        self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )
         self._grpc.add_generic_rpc_handlers((AuthorizationServicer(self.authorizer).handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
+        add_approvals_api(AgentApprovals(queue, config.approvals.poll_interval), self._grpc)
         self.port = 0
         self.metrics_port = 0
         self._metrics_http: Any = None

@@ -298,3 +298,26 @@ def test_an_approval_taken_from_the_queue_is_accepted(s: Setup) -> None:
     request = queue.get(request_id, now=time.time())
     assert request is not None and request.status == "approved"
     assert s.send(task, [token for _, token in request.approvals]).allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/.well-known/agent-authz/approvals/apr-0123456789abcdef", Reason.ALLOWED),
+        ("/.well-known/agent-authz/approvals/apr-0123", Reason.MALFORMED_REQUEST),
+        ("/.well-known/agent-authz/approvals/apr-0123456789abcdef/x", Reason.MALFORMED_REQUEST),
+        ("/.well-known/agent-authz/approvals/", Reason.MALFORMED_REQUEST),
+    ],
+)
+def test_polling_needs_identity_only_and_a_well_formed_id(s: Setup, path: str, reason: Reason) -> None:
+    d = s.authz.check(s.world.request("GET", path, headers={}))  # no task token
+    assert d.reason is reason
+    if d.allowed:
+        assert d.operation is not None and d.operation.name == "approval_request.poll"
+        assert d.upstream_headers["x-agent-id"] == BOT  # whose requests the API may show
+
+
+def test_polling_is_for_registered_agents_only(s: Setup) -> None:
+    rogue = s.world.svid("spiffe://agents.example.org/agent/rogue-bot")
+    path = "/.well-known/agent-authz/approvals/apr-0123456789abcdef"
+    assert s.authz.check(s.world.request("GET", path, svid=rogue)).reason is Reason.UNKNOWN_AGENT
