@@ -11,7 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY authz ./authz
-RUN pip install . && rm -rf /build
+COPY proto ./proto
+# The approval API's modules and descriptor set are generated here, as `make` does locally.
+RUN pip install "grpcio-tools>=1.85,<2" && python proto/generate.py \
+    && pip install . && pip uninstall -y grpcio-tools && rm -rf /build
 
 # A fixed, unprivileged uid. docker-compose.yml gives Envoy the same uid (ENVOY_UID) so that it
 # can read server.key, which `agent-authz pki init` writes with mode 0600.
@@ -21,7 +24,7 @@ RUN pip install . && rm -rf /build
 RUN groupadd --system --gid 10001 agent-authz \
     && useradd --system --uid 10001 --gid agent-authz --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin agent-authz \
-    && mkdir -p /etc/agent-authz/pki /var/lib/agent-authz \
+    && mkdir -p /etc/agent-authz/pki /etc/agent-authz/keys /var/lib/agent-authz \
     && chown -R agent-authz:agent-authz /etc/agent-authz /var/lib/agent-authz
 
 USER agent-authz

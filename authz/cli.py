@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -73,6 +74,23 @@ def _envoy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _envoy_descriptor(args: argparse.Namespace) -> int:
+    """Envoy's grpc_json_transcoder needs the approval API's descriptor set as a file."""
+    from authz.demo.stack import approvals_descriptor
+
+    shutil.copyfile(approvals_descriptor(), args.out)
+    print(f"approval API descriptor set: {args.out}")
+    return 0
+
+
+def _demo_keys(args: argparse.Namespace) -> int:
+    from authz.demo.stack import write_demo_keys
+
+    write_demo_keys(Path(args.dir))
+    print(f"task issuer and demo approver key pairs in {args.dir}")
+    return 0
+
+
 def _sample_api(args: argparse.Namespace) -> int:
     from authz.demo.sample_api import serve
 
@@ -128,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("envoy-config", help="print the reference Envoy sidecar config (envoy/envoy.yaml)")
     p.set_defaults(func=_envoy_config)
+
+    p = sub.add_parser("envoy-descriptor", help="write the approval API's descriptor set for Envoy")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_envoy_descriptor)
+
+    p = sub.add_parser("demo-keys", help="the demo config's issuer and approver keys (development only)")
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=_demo_keys)
 
     p = sub.add_parser("sample-api", help="run the sample IAM/helpdesk API (demo upstream)")
     p.add_argument("--host", default="127.0.0.1")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authz.model import INJECTED_HEADERS
+from authz.stages.approval import POLL_PATH
 
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
 _FILTERS = "type.googleapis.com/envoy.extensions.filters."
@@ -43,6 +44,8 @@ class EnvoyParams:
     direct_response: bool = False
     front: tuple[str, int] | None = None
     front_client: tuple[str, str] | None = None  # (cert, key)
+    # The agent-facing approval API: descriptor set for grpc_json_transcoder (None: no API route).
+    approvals_descriptor: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,10 +128,33 @@ def _http_filters(p: EnvoyParams) -> list[dict[str, Any]]:
                 "status_on_error": {"code": "ServiceUnavailable"},
             },
         },
+        *_transcoder(p),
         {
             "name": "envoy.filters.http.router",
             "typed_config": {"@type": _FILTERS + "http.router.v3.Router"},
         },
+    ]
+
+
+APPROVALS_SERVICE = "agent_authz.approvals.v1.AgentApprovals"
+POLL_PREFIX = POLL_PATH
+
+
+def _transcoder(p: EnvoyParams) -> list[dict[str, Any]]:
+    """JSON over HTTP → gRPC for the approval API, after ext_authz has identified the agent."""
+    if p.approvals_descriptor is None:
+        return []
+    return [
+        {
+            "name": "envoy.filters.http.grpc_json_transcoder",
+            "typed_config": {
+                "@type": _FILTERS + "http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+                "proto_descriptor": p.approvals_descriptor,
+                "services": [APPROVALS_SERVICE],
+                "convert_grpc_status": True,
+                "print_options": {"always_print_primitive_fields": True, "preserve_proto_field_names": True},
+            },
+        }
     ]
 
 
@@ -140,6 +166,15 @@ def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
         }
     else:
         route = {"match": {"prefix": "/"}, "route": {"cluster": "iam_api", "timeout": "10s"}}
+    routes = [route]
+    if p.approvals_descriptor is not None:
+        # The transcoder rewrites the path to the gRPC method's and routes again: both go to
+        # agent-authz. ext_authz has decided on the path the agent sent, so an agent sending the
+        # gRPC path itself is refused there (unknown_route).
+        routes[:0] = [
+            {"match": {"prefix": prefix}, "route": {"cluster": "agent_authz", "timeout": "5s"}}
+            for prefix in (POLL_PREFIX, f"/{APPROVALS_SERVICE}/")
+        ]
     hcm = {
         "@type": _FILTERS + "network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "agents",
@@ -150,7 +185,7 @@ def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
         "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
         "route_config": {
             "name": "iam_api",
-            "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": [route]}],
+            "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": routes}],
         },
         "http_filters": _http_filters(p),
     }
@@ -259,6 +294,7 @@ def compose_config() -> dict[str, Any]:
             authz=[("authz", 9001)],
             upstream=("iam-api", 8080),
             dns=True,
+            approvals_descriptor=f"{pki}/agent_authz.pb",
         )
     )
 

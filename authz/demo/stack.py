@@ -39,6 +39,14 @@ ISSUER_KID = "dev-issuer-1"  # as in agent-authz.toml
 DEMO_APPROVERS = ("dana", "erik", "bob")  # [[approvals.approvers]] of agent-authz.toml
 
 
+def approvals_descriptor() -> Path:
+    """The approval API's descriptor set, generated at build time (``make``: proto/generate.py)."""
+    path = Path(str(resources.files("authz._proto").joinpath("agent_authz.pb")))
+    if not path.is_file():
+        raise StackError(f"{path} is missing: run `make` (proto/generate.py) first")
+    return path
+
+
 def write_demo_keys(keys: Path) -> None:
     """The key files agent-authz.toml names: the task issuer's and each approver's."""
     write_key_pair(keys, "task-issuer")
@@ -234,6 +242,7 @@ class Stack:
             authz=[("127.0.0.1", self.ports["authz"])],
             upstream=("127.0.0.1", self.ports["upstream"]),
             health_check_interval="0.2s",
+            approvals_descriptor=str(approvals_descriptor()),
         )
 
     def authz_healthy_in_envoy(self) -> bool:

@@ -26,7 +26,15 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from authz.demo.stack import DEMO_AGENTS, TRUST_DOMAIN, Stack, envoy_binary, free_port, wait_until
+from authz.demo.stack import (
+    DEMO_AGENTS,
+    TRUST_DOMAIN,
+    Stack,
+    approvals_descriptor,
+    envoy_binary,
+    free_port,
+    wait_until,
+)
 from authz.envoy_config import EnvoyParams, compose_config, render, to_yaml
 from authz.model import INJECTED_HEADERS
 from authz.pki import DevPki
@@ -156,6 +164,7 @@ def test_checked_in_config_is_the_generated_one() -> None:
 def test_checked_in_config_validates(path: Path, pki: DevPki, tmp_path: Path) -> None:
     text = path.read_text()
     assert COMPOSE_PKI in text, "expected the docker-compose PKI paths"
+    shutil.copy(approvals_descriptor(), pki.root / "agent_authz.pb")  # as the compose pki service does
     copy = tmp_path / path.name
     copy.write_text(text.replace(COMPOSE_PKI, str(pki.root)))
     validate(copy)
@@ -213,9 +222,11 @@ def test_injected_headers_are_stripped_before_ext_authz(
     name: str, rendered: dict[str, dict[str, Any]]
 ) -> None:
     order = [f["name"] for f in hcm(rendered[name])["http_filters"]]
+    transcoder = ["envoy.filters.http.grpc_json_transcoder"] if name != "bench" else []
     assert order == [
         "envoy.filters.http.header_mutation",
         "envoy.filters.http.ext_authz",
+        *transcoder,  # the approval API: transcoded only after ext_authz decided
         "envoy.filters.http.router",
     ]
     mutations = http_filter(rendered[name], "envoy.filters.http.header_mutation")["mutations"]
