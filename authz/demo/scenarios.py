@@ -145,6 +145,13 @@ class Demo:
             approvals=approvals,
         )
 
+    def poll(self, where: str) -> Response:
+        """The agent-facing approval API; the outcome's reason is the request's status."""
+        resp = self.stack.client(BOT).request("GET", where, None, {})
+        if resp.status == 200:
+            resp.headers["x-authz-reason"] = str(resp.json()["status"])
+        return resp
+
     def expect(self, scenario: str, status: int, reason: str, resp: Response) -> Outcome:
         return Outcome(scenario, status, resp.status, reason, resp.reason)
 
@@ -252,8 +259,19 @@ def approvals(d: Demo) -> Iterator[Outcome]:
     reset = d.token(
         intent="credential_recovery", actions=("user.password.reset",), principals=("alice", "bob")
     )
-    approval = d.approve("dana", reset, RESET_ALICE)
-    yield d.expect("password reset approved by dana", 200, "", d.change(reset, RESET_ALICE, [approval]))
+    asked = d.change(reset, RESET_ALICE).json()["approval"]  # denied: approval_required, and filed
+    yield d.expect("the agent polls its approval request", 200, "PENDING", d.poll(asked["poll"]))
+    dana = str(d.stack.workdir / "keys" / "approver-dana.key")
+    _approvals_cli(d.stack, "approve", "--key", dana, asked["request_id"])
+    polled = d.poll(asked["poll"])
+    yield d.expect("dana approves it (approvals approve); the agent polls", 200, "APPROVED", polled)
+    approval = polled.json()["approval_header"]
+    yield d.expect(
+        "the agent retries with the approval: the API executes it",
+        200,
+        "",
+        d.change(reset, RESET_ALICE, [approval]),
+    )
     yield d.expect(
         "the same approval again", 403, "approval_replayed", d.change(reset, RESET_ALICE, [approval])
     )
@@ -326,6 +344,12 @@ def kill_switch_and_completion(d: Demo) -> Iterator[Outcome]:
         d.call(BOT, "POST", COMPLETE_TASK_PATH, token=task, intent=None),
     )
     yield d.expect("its next call", 403, "task_revoked", d.call(BOT, "GET", "/v1/users/alice", token=task))
+
+
+def _approvals_cli(stack: Stack, action: str, *args: str) -> None:
+    """An approver at the queue: the CLI, another process sharing the store."""
+    argv = [sys.executable, "-m", "authz", "approvals", action, "--config", str(stack.config_path), *args]
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
 
 
 def _agent_switch(stack: Stack, action: str, agent: str) -> None:

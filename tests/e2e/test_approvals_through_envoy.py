@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import E2E, Agent
+
+from authz.demo.stack import Response
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +72,64 @@ def test_attack_approval_for_a_path_with_a_trailing_slash(e2e: E2E) -> None:
         "POST", RESET, BODY, {"x-approval-token": token}, token=task, intent="credential_recovery"
     )
     assert (resp.status, resp.reason) == (403, "approval_not_bound")
+
+
+def approvals_cli(e2e: E2E, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "authz", "approvals", args[0], "--config", str(e2e.stack.config_path)]
+    return subprocess.run([*argv, *args[1:]], capture_output=True, text=True, timeout=60)
+
+
+def poll(agent: Agent, where: str) -> Response:
+    return agent.client.request("GET", where, None, {})
+
+
+def test_agent_polls_then_retries_with_the_approval(e2e: E2E) -> None:
+    agent = e2e.agent()
+    task = reset_task(agent)
+    denied = agent.request("POST", RESET, BODY, token=task, intent="credential_recovery").json()["approval"]
+    pending = poll(agent, denied["poll"])
+    assert pending.status == 200
+    assert pending.json() == {**pending.json(), "status": "PENDING", "interval": 5, "approval_header": ""}
+    key = str(e2e.stack.workdir / "keys" / "approver-dana.key")
+    assert approvals_cli(e2e, "approve", "--key", key, denied["request_id"]).returncode == 0
+    approved = poll(agent, denied["poll"]).json()
+    assert (approved["status"], approved["approved_by"]) == ("APPROVED", ["dana"])
+    headers = {"x-approval-token": approved["approval_header"]}
+    resp = agent.request("POST", RESET, BODY, headers, token=task, intent="credential_recovery")
+    assert resp.status == 200 and e2e.last_upstream()["headers"]["x-approved-by"] == "dana"
+
+
+def test_a_denied_request_tells_the_agent_why(e2e: E2E) -> None:
+    agent = e2e.agent()
+    task = reset_task(agent)
+    denied = agent.request("POST", RESET, BODY, token=task, intent="credential_recovery").json()["approval"]
+    assert approvals_cli(e2e, "deny", "--reason", "not on the ticket", denied["request_id"]).returncode == 0
+    answer = poll(agent, denied["poll"]).json()
+    assert (answer["status"], answer["reason"]) == ("DENIED", "not on the ticket")
+
+
+def test_attack_agent_polls_another_agents_request(e2e: E2E) -> None:
+    owner = e2e.agent()
+    denied = owner.request("POST", RESET, BODY, token=reset_task(owner), intent="credential_recovery").json()[
+        "approval"
+    ]
+    resp = poll(e2e.agent("audit-bot"), denied["poll"])
+    assert resp.status == 404 and "approval_header" not in resp.body.decode()
+
+
+def test_attack_unregistered_agent_polls(e2e: E2E) -> None:
+    resp = poll(e2e.agent("rogue-bot"), "/.well-known/agent-authz/approvals/apr-0000000000000000")
+    assert (resp.status, resp.reason) == (403, "unknown_agent")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reason"),
+    [
+        ("POST", "/agent_authz.approvals.v1.AgentApprovals/GetApprovalRequest", "unknown_route"),
+        ("GET", "/.well-known/agent-authz/approvals/../../v1/users/alice", "unknown_route"),  # normalised
+        ("GET", "/.well-known/agent-authz/approvals/apr-1;x", "malformed_request"),
+    ],
+)
+def test_attack_the_approval_api_outside_its_one_call(e2e: E2E, method: str, path: str, reason: str) -> None:
+    resp = e2e.agent().client.request(method, path, b"{}" if method == "POST" else None, {})
+    assert (resp.status, resp.reason) == (403, reason)
