@@ -62,6 +62,10 @@ class StackError(RuntimeError):
     pass
 
 
+def _authz_names(count: int) -> list[str]:
+    return ["authz", *(f"authz{i}" for i in range(2, count + 1))]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -141,6 +145,7 @@ class Stack:
     config_path: Path
     ports: dict[str, int]
     agents: tuple[str, ...] = DEMO_AGENTS
+    authz_processes: int = 1  # agent-authz processes sharing the store, one Envoy endpoint each
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -152,14 +157,16 @@ class Stack:
         return self.workdir / "upstream-record.jsonl"
 
     @classmethod
-    def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS) -> Stack:
+    def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS, authz_processes: int = 1) -> Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
         write_demo_keys(workdir / "keys")
         config_path = workdir / "agent-authz.toml"
         config_path.write_text(resources.files("authz.demo").joinpath("agent-authz.toml").read_text())
-        ports = {name: free_port() for name in ("envoy", "admin", "authz", "metrics", "upstream")}
-        return cls(workdir, pki, config_path, ports, agents)
+        names = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
+        names += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
+        ports = {name: free_port() for name in names}
+        return cls(workdir, pki, config_path, ports, agents, authz_processes)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -196,22 +203,17 @@ class Stack:
         wait_until(lambda: self._tcp_open(self.ports["upstream"]), "sample API")
 
     def start_authz(self) -> None:
-        self._spawn(
-            "authz",
-            [
-                sys.executable,
-                "-m",
-                "authz",
-                "serve",
-                "--config",
-                str(self.config_path),
-                "--listen",
-                f"127.0.0.1:{self.ports['authz']}",
-                "--metrics-listen",
-                f"127.0.0.1:{self.ports['metrics']}",
-            ],
-        )
-        wait_until(lambda: self._tcp_open(self.ports["metrics"]) and self._alive("authz"), "agent-authz")
+        for name in _authz_names(self.authz_processes):
+            n = name[5:]  # "" for the first process, then "2", "3", …
+            argv = [sys.executable, "-m", "authz", "serve", "--config", str(self.config_path)]
+            argv += ["--listen", f"127.0.0.1:{self.ports[name]}"]
+            argv += ["--metrics-listen", f"127.0.0.1:{self.ports['metrics' + n]}"]
+            if n:  # one audit chain per process; the state store is shared
+                argv += ["--audit-path", str(self.workdir / f"audit{n}.jsonl")]
+            self._spawn(name, argv)
+        for name in _authz_names(self.authz_processes):
+            port = self.ports["metrics" + name[5:]]
+            wait_until(lambda: self._tcp_open(port) and self._alive(name), name)  # noqa: B023
 
     def start_envoy(self) -> None:
         envoy_yaml = self.workdir / "envoy.yaml"
@@ -239,7 +241,7 @@ class Stack:
             trust_domains=[(TRUST_DOMAIN, str(self.pki.bundle))],
             listen=("127.0.0.1", self.ports["envoy"]),
             admin=("127.0.0.1", self.ports["admin"]),
-            authz=[("127.0.0.1", self.ports["authz"])],
+            authz=[("127.0.0.1", self.ports[name]) for name in _authz_names(self.authz_processes)],
             upstream=("127.0.0.1", self.ports["upstream"]),
             health_check_interval="0.2s",
             approvals_descriptor=str(approvals_descriptor()),
@@ -251,8 +253,10 @@ class Stack:
         url = f"http://127.0.0.1:{self.ports['admin']}/clusters"
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback admin
             text = resp.read().decode()
-        flag = f"agent_authz::127.0.0.1:{self.ports['authz']}::health_flags::healthy"
-        return flag in text
+        return all(
+            f"agent_authz::127.0.0.1:{self.ports[name]}::health_flags::healthy" in text
+            for name in _authz_names(self.authz_processes)
+        )
 
     def authz_answers_through_envoy(self) -> bool:
         """Ready: agent-authz itself answers (denies) a probe sent through Envoy over mTLS.
@@ -286,7 +290,7 @@ class Stack:
                 proc.wait()
 
     def stop(self) -> None:
-        for name in ("envoy", "authz", "upstream"):
+        for name in ("envoy", *_authz_names(self.authz_processes), "upstream"):
             self.stop_process(name)
 
     # -- clients -----------------------------------------------------------------------------

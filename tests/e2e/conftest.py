@@ -91,8 +91,8 @@ class E2E:
         assert not unapproved, f"changes executed without approval: {unapproved}"
 
 
-def start_stack(root: Path) -> tuple[Stack, E2E]:
-    stack = Stack.create(root).start()
+def start_stack(root: Path, authz_processes: int = 1) -> tuple[Stack, E2E]:
+    stack = Stack.create(root, authz_processes=authz_processes).start()
     return stack, E2E(stack)
 
 
@@ -110,6 +110,17 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
 def fresh_stack(tmp_path: Path) -> Iterator[E2E]:
     """A stack of its own, for tests that stop or break a part of it."""
     stack, env = start_stack(tmp_path / "stack")
+    try:
+        yield env
+        env.assert_denied_never_reached_upstream()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def two_authorizers(tmp_path: Path) -> Iterator[E2E]:
+    """Envoy in front of two agent-authz processes sharing one state store (round robin)."""
+    stack, env = start_stack(tmp_path / "stack", authz_processes=2)
     try:
         yield env
         env.assert_denied_never_reached_upstream()
