@@ -150,6 +150,8 @@ class ApprovalsConfig:
     requests_per_agent: int = 10  # new approval requests an agent may file per window
     requests_window: int = 60  # seconds
     poll_interval: int = 5  # seconds an agent waits between polls of a pending request
+    webhook_url: str | None = None  # JSON POST for every new approval request
+    webhook_timeout: int = 2  # seconds per attempt
 
     def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
         """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
@@ -496,9 +498,18 @@ def _approvals(t: _Table) -> ApprovalsConfig:
         requests_per_agent=t.integer("requests_per_agent", d.requests_per_agent),
         requests_window=t.integer("requests_window", d.requests_window),
         poll_interval=t.integer("poll_interval", d.poll_interval),
+        webhook_url=_webhook_url(t),
+        webhook_timeout=t.integer("webhook_timeout", d.webhook_timeout),
     )
     t.done()
     return cfg
+
+
+def _webhook_url(t: _Table) -> str | None:
+    url = t.opt_str("webhook_url")
+    if url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", url):
+        raise t.fail("webhook_url", "must be an http:// or https:// URL")
+    return url
 
 
 def _strings_or_empty(t: _Table, name: str) -> list[str]:

@@ -27,6 +27,11 @@ class Metrics:
             "authz_approval_replays_blocked_total", "Approval tokens presented again after use", registry=r
         )
         self.revocations = Counter("authz_revocations_total", "Tasks revoked", registry=r)
+        self.webhook_failures = Counter(
+            "authz_approval_webhook_failures_total",
+            "Approval-request events the webhook dropped or could not deliver",
+            registry=r,
+        )
         self.audit_failures = Counter(
             "authz_audit_failures_total", "Audit records that could not be written", registry=r
         )

@@ -22,8 +22,10 @@ from authz.reasons import Reason
 from authz.server.adapter import ResponseEncoder, denied_response, to_request
 from authz.server.approvals_api import AgentApprovals
 from authz.server.approvals_api import add_to_server as add_approvals_api
+from authz.store.queue import ApprovalQueue
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
+from authz.webhook import NotifyingQueue, Webhook
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
@@ -70,7 +72,15 @@ class AuthzServer:
         self.health = health.HealthServicer()
         self.store = SqliteStore(config.store_path)
         self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
-        queue = SqliteQueue(self.store)
+        queue: ApprovalQueue = SqliteQueue(self.store)
+        self.webhook: Webhook | None = None
+        if config.approvals.webhook_url:
+            self.webhook = Webhook(
+                config.approvals.webhook_url,
+                timeout=config.approvals.webhook_timeout,
+                on_failure=self.metrics.webhook_failures.inc,
+            )
+            queue = NotifyingQueue(queue, self.webhook)
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
@@ -121,6 +131,8 @@ class AuthzServer:
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()
+        if self.webhook is not None:
+            self.webhook.close()
         self.audit.close()
         self.store.close()
         log.info("agent-authz stopped")

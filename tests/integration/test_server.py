@@ -146,3 +146,48 @@ def test_failure_outside_the_pipeline_is_a_deny_not_a_grpc_error(
     assert resp.status.code == code_pb2.PERMISSION_DENIED
     assert resp.denied_response.status.code == 503
     assert reason(resp) == "internal_error"
+
+
+def test_a_new_approval_request_reaches_the_webhook(world: World) -> None:
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Event, Thread
+
+    received: list[bytes] = []
+    got = Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(self.rfile.read(int(self.headers["content-length"])))
+            got.set()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    Thread(target=hook.serve_forever, daemon=True).start()
+    config = load_config(world.config_path)
+    url = f"http://127.0.0.1:{hook.server_port}/approvals"
+    config = replace(config, approvals=replace(config.approvals, webhook_url=url))
+    server = AuthzServer(config, listen="127.0.0.1:0", metrics_listen="127.0.0.1:0")
+    server.start()
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        task = world.token(world.bot, intent="credential_recovery", actions=("user.password.reset",))
+        ctx = world.request(
+            "POST",
+            "/v1/users/alice/password/reset",
+            task=task,
+            headers={"x-agent-intent": "credential_recovery"},
+        )
+        resp = pb_grpc.AuthorizationStub(channel).Check(check_request(ctx), timeout=5)
+        assert resp.denied_response.headers[1].header.value == "approval_required"
+        assert got.wait(30)
+        channel.close()
+    finally:
+        server.stop(grace=1)
+        hook.shutdown()
+        hook.server_close()
+    assert b'"event": "approval_request.created"' in received[0] and b"alice" in received[0]

@@ -71,6 +71,7 @@ def edit(path: Path, old: str, new: str) -> Path:
         ('id = "erik"', 'id = "dana"', "approvals.approvers[1].id"),
         ("privileged_required = 2", "privileged_required = 0", "approvals.privileged_required"),
         ("max_ttl = 600", 'max_ttl = "600"', "approvals.max_ttl"),
+        ("max_ttl = 600", 'max_ttl = 600\nwebhook_url = "ftp://hooks.example.org"', "approvals.webhook_url"),
         ("workers = 4", 'workers = "4"', "server.workers"),
         ('path = "audit.jsonl"', 'path = "no/such/dir/audit.jsonl"', "audit.path"),
         ('method = "GET"', 'method = "get"', "routes[0].method"),
