@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Directory:
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1/users/([^/]+)"), "read_user"),
+    ("GET", re.compile(r"/v1/directory/principals/([^/]+)"), "lookup_principal"),
     ("POST", re.compile(r"/v1/users/([^/]+)/password/reset"), "reset_password"),
     ("POST", re.compile(r"/v1/users/([^/]+)/mfa/reset"), "reset_mfa"),
     ("POST", re.compile(r"/v1/users/([^/]+)/api-keys/rotate"), "rotate_api_key"),
@@ -76,6 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.partition("?")[0]
+        action = None
         for method, pattern, action in _ROUTES:
             match = pattern.fullmatch(path)
             if method == self.command and match:
@@ -83,15 +86,16 @@ class _Handler(BaseHTTPRequestHandler):
                 break
         else:
             status, payload = 404, {"error": "no such endpoint"}
-        self.server.record(
-            {
-                "method": self.command,
-                "path": self.path,
-                "status": status,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-                "body": body.decode("utf-8", "replace"),
-            }
-        )
+        if action != "lookup_principal":  # the record is what the API executed, not lookups
+            self.server.record(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "status": status,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body.decode("utf-8", "replace"),
+                }
+            )
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -107,6 +111,15 @@ class _Handler(BaseHTTPRequestHandler):
     def read_user(self, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
         user = self._user(name)
         return (200, {"user": name, **user}) if user else (404, {"error": "no such user"})
+
+    def lookup_principal(self, quoted: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The directory lookup agent-authz's HTTP provider makes (stage 7); not for agents."""
+        name = unquote(quoted)
+        user = self._user(name)
+        if user is None:
+            return 404, {"error": "no such principal"}
+        groups = sorted(g for g, members in self.server.directory.groups.items() if name in members)
+        return 200, {"name": name, "kind": user["kind"], "privileged": user["privileged"], "groups": groups}
 
     def reset_password(self, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if not self._user(name):
