@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import mmap
 import os
 import sqlite3
@@ -106,18 +107,7 @@ class SqliteStore:
         self._write_lock = threading.Lock()  # one writer per process at a time
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}
         self._closed = False
-        try:
-            conn = self._connect(create=True)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open state store {path}: {exc}") from None
-        try:
-            self._init_schema(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot open state store {path}: {exc}") from None
-        except StoreError:
-            conn.close()
-            raise
+        conn = self._open(path)
         self._local.conn = conn
         self._conns[threading.current_thread()] = conn
         try:
@@ -132,6 +122,32 @@ class SqliteStore:
         self._suspended: frozenset[str] = frozenset()
         self._seen_change = -1
         self._next_reload = 0.0
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        """Connect and make sure of WAL mode and the schema. Processes starting together on a
+        new file can find it locked in ways SQLite's busy handler does not wait for (switching
+        to WAL): those attempts are retried until ``busy_timeout``."""
+        deadline = time.monotonic() + self._busy_timeout
+        for attempt in itertools.count(1):
+            try:
+                conn = self._connect(create=True)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open state store {path}: {exc}") from None
+            try:
+                self._init_schema(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open state store {path}: {exc}") from None
+                time.sleep(min(0.01 * attempt, 0.2))  # start-up only, never on the request path
+            except sqlite3.Error as exc:
+                conn.close()
+                raise StoreError(f"cannot open state store {path}: {exc}") from None
+            except StoreError:
+                conn.close()
+                raise
+        raise AssertionError("unreachable")
 
     def _connect(self, *, create: bool = False) -> sqlite3.Connection:
         # Only the constructor may create the file: a thread connecting after the file was

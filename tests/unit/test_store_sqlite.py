@@ -359,9 +359,9 @@ def test_processes_racing_for_a_budget_take_exactly_it(
 
 
 def test_processes_opening_a_new_file_together(path: Path, children: Callable[[int], list[Child]]) -> None:
-    procs = children(4)  # each creates the schema if missing: none may fail
-    assert [child.call("commit_allow", task_id="t1", max_calls=BIG) for child in procs] == [ALLOWED] * 4
-    assert procs[0].call("task_calls", task_id="t1") == 4
+    procs = children(8)  # each creates the schema if missing: none may fail
+    assert [child.call("commit_allow", task_id="t1", max_calls=BIG) for child in procs] == [ALLOWED] * 8
+    assert procs[0].call("task_calls", task_id="t1") == 8
 
 
 def test_another_process_sees_revocation_and_suspension_on_its_next_read(
