@@ -22,6 +22,11 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.audit_path:
         config = replace(config, audit=replace(config.audit, path=Path(args.audit_path).resolve()))
+    if args.directory_url:
+        if config.directory is None or config.directory.kind != "http" or "{name}" not in args.directory_url:
+            print("--directory-url needs an http [directory] and a URL with {name}", file=sys.stderr)
+            return 2
+        config = replace(config, directory=replace(config.directory, url=args.directory_url))
     server = AuthzServer(config, listen=args.listen, metrics_listen=args.metrics_listen)
     server.serve_forever()
     return 0
@@ -114,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="override server.listen (HOST:PORT)")
     p.add_argument("--metrics-listen", help="override server.metrics_listen (HOST:PORT)")
     p.add_argument("--audit-path", help="override audit.path (one audit file per process)")
+    p.add_argument("--directory-url", help="override directory.url (an http directory)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("config", help="configuration tools")

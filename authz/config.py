@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
+from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
 
@@ -164,6 +165,19 @@ class ApprovalsConfig:
 
 
 @dataclass(frozen=True)
+class DirectoryConfig:
+    """Where live attributes of target principals come from (stage 7)."""
+
+    kind: str  # "http" | "file"
+    url: str | None = None  # http: with {name}
+    path: Path | None = None  # file: {"principals": {name: entry}}
+    ttl: int = 30
+    timeout_ms: int = 500
+    max_concurrency: int = 8
+    reads_when_unavailable: str = "deny"  # the pre-approved degraded rule for reads: deny | allow
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     server: ServerConfig
@@ -176,6 +190,7 @@ class Config:
     store_path: Path
     max_body_bytes: int = 65536
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
 
 
 class _Table:
@@ -267,6 +282,7 @@ def load_config(path: str | Path) -> Config:
         store_path=_store_path(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=_approvals(top.table("approvals")),
+        directory=_directory(top.table("directory")) if "directory" in top.data else None,
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -550,6 +566,36 @@ def _check_intents(config: Config, file: Path) -> None:
             raise ConfigError(file, f"intents[{i}].operations", f"no route has operation(s) {unknown}")
         if unknown := sorted(intent.agents - set(config.agents)):
             raise ConfigError(file, f"intents[{i}].agents", f"not registered: {unknown}")
+
+
+def _directory(t: _Table) -> DirectoryConfig:
+    d = DirectoryConfig("")
+    kind = t.text("kind")
+    if kind not in ("http", "file"):
+        raise t.fail("kind", 'must be "http" or "file"')
+    url = t.opt_str("url") if kind == "http" else None
+    path = t.path("path") if kind == "file" else None
+    if path is not None:
+        try:
+            FileDirectory(path)  # read again by the server; a broken file stops it here
+        except DirectoryFileError as exc:
+            raise t.fail("path", str(exc)) from None
+    if kind == "http" and (url is None or "{name}" not in url or not re.match(r"https?://", url)):
+        raise t.fail("url", "must be an http(s) URL containing {name}")
+    rule = t.text("reads_when_unavailable", d.reads_when_unavailable)
+    if rule not in ("deny", "allow"):
+        raise t.fail("reads_when_unavailable", 'must be "deny" or "allow"')
+    cfg = DirectoryConfig(
+        kind=kind,
+        url=url,
+        path=path,
+        ttl=t.integer("ttl", d.ttl, minimum=0),
+        timeout_ms=t.integer("timeout_ms", d.timeout_ms),
+        max_concurrency=t.integer("max_concurrency", d.max_concurrency),
+        reads_when_unavailable=rule,
+    )
+    t.done()
+    return cfg
 
 
 def _store_path(t: _Table) -> Path:

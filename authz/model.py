@@ -8,6 +8,7 @@ from typing import Any
 
 from authz.approvals import Approval
 from authz.config import Agent
+from authz.directory import Principal
 from authz.reasons import Reason, http_status
 from authz.stages.operation import Operation
 from authz.tasks import Task
@@ -46,6 +47,8 @@ class Decision:
     operation: Operation | None = None
     task: Task | None = None
     approvals: tuple[Approval, ...] = ()  # stage 6: consumed with the allow
+    target: Principal | None = None  # stage 7: the directory's view of the target
+    context_degraded: bool = False  # a read let through with the target's attributes unknown
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
 

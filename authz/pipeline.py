@@ -16,11 +16,13 @@ from collections.abc import Callable
 
 from authz.audit import AuditLog
 from authz.config import Config, Route
+from authz.directory import Directory
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.approval import POLL_PATH, ApprovalStage
 from authz.stages.binding import check_binding
+from authz.stages.context import ContextStage, directory_from
 from authz.stages.identity import IdentityStage
 from authz.stages.intent import IntentStage
 from authz.stages.operation import Operation, OperationStage
@@ -71,6 +73,7 @@ class Authorizer:
         metrics: Metrics,
         clock: Clock = utc_now,
         queue: ApprovalQueue | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._identity = IdentityStage(config.trust_domains, config.agents, store)
         self._operation = OperationStage(config.routes, config.max_body_bytes)
@@ -80,6 +83,10 @@ class Authorizer:
             config.approvals, config.tasks.audience, config.tasks.leeway, config.intents, store, queue
         )
         self._record = RecordStage(audit, store, metrics)
+        settings = config.directory
+        if directory is None and settings is not None:
+            directory = directory_from(settings)
+        self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -121,7 +128,8 @@ class Authorizer:
         self._intent.check(r.headers.get(INTENT_HEADER), d.task, d.operation)  # 5
         if d.operation.route.gated:
             d.approvals = self._approval.check(r, d.agent, d.task, d.operation, seconds)  # 6
-        _until_policy_lands(d.operation)  # 7-8
+        d.target, d.context_degraded = self._context.target(d.operation)  # 7
+        _until_policy_lands(d.operation)  # 8
         if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
             raise Denied(
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
@@ -145,7 +153,7 @@ class Authorizer:
 
 
 def _until_policy_lands(operation: Operation) -> None:
-    """Stages 7-8 (live context, Cedar policy) are not built yet.
+    """Stage 8 (Cedar policy) is not built yet.
 
     Until they are, ``write`` operations that are not approval-gated are refused: nothing but
     reads and human-approved changes reaches the API.

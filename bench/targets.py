@@ -24,13 +24,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from cryptography import x509
 
 from authz.config import load_config
-from authz.demo.stack import ISSUER_KID, envoy_binary, free_port, write_demo_keys
+from authz.demo.stack import (
+    ISSUER_KID,
+    demo_config,
+    envoy_binary,
+    free_port,
+    write_demo_directory,
+    write_demo_keys,
+)
 from authz.envoy_config import EnvoyParams, render, to_yaml
 from authz.issuer import issue
 from authz.keys import load_private_key
@@ -60,7 +66,8 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
     """
     pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, [AGENT])
     write_demo_keys(workdir / "keys")
-    config = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    write_demo_directory(workdir / "directory.json")  # no sample API in the benchmark
+    config = demo_config(directory_file="directory.json")
     if workers is not None:
         config, found = re.subn(r"(?m)^workers\s*=\s*\d+", f"workers = {workers}", config)
         if found != 1:

@@ -47,6 +47,39 @@ def approvals_descriptor() -> Path:
     return path
 
 
+DEMO_DIRECTORY_URL = "http://127.0.0.1:8080/v1/directory/principals/{name}"  # as in agent-authz.toml
+
+
+def demo_config(*, directory_port: int | None = None, directory_file: str | None = None) -> str:
+    """The demo config, its directory pointed at the sample API on ``directory_port`` or at a
+    JSON file (see ``write_demo_directory``)."""
+    text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    if directory_port is not None:
+        text = text.replace(DEMO_DIRECTORY_URL, DEMO_DIRECTORY_URL.replace("8080", str(directory_port)))
+    if directory_file is not None:
+        http = f'kind = "http"\nurl = "{DEMO_DIRECTORY_URL}"'
+        if http not in text:
+            raise StackError("the demo config's [directory] section is not the expected one")
+        text = text.replace(http, f'kind = "file"\npath = "{directory_file}"')
+    return text
+
+
+def write_demo_directory(path: Path) -> None:
+    """The sample API's principals as a directory file (for runs without the sample API)."""
+    from authz.demo.sample_api import Directory
+
+    directory = Directory()
+    principals = {
+        name: {
+            "kind": user["kind"],
+            "privileged": user["privileged"],
+            "groups": sorted(g for g, members in directory.groups.items() if name in members),
+        }
+        for name, user in directory.users.items()
+    }
+    path.write_text(json.dumps({"principals": principals}, indent=2) + "\n")
+
+
 def write_demo_keys(keys: Path) -> None:
     """The key files agent-authz.toml names: the task issuer's and each approver's."""
     write_key_pair(keys, "task-issuer")
@@ -162,10 +195,10 @@ class Stack:
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
         write_demo_keys(workdir / "keys")
         config_path = workdir / "agent-authz.toml"
-        config_path.write_text(resources.files("authz.demo").joinpath("agent-authz.toml").read_text())
         names = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
         names += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
         ports = {name: free_port() for name in names}
+        config_path.write_text(demo_config(directory_port=ports["upstream"]))
         return cls(workdir, pki, config_path, ports, agents, authz_processes)
 
     # -- processes ---------------------------------------------------------------------------

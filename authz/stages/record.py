@@ -107,6 +107,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "method": request.method[:16],
         "path": request.path.partition("?")[0][:2048],
         "target": operation.target if operation else None,
+        "target_attributes": _attributes(decision),
         "task": task.task_id if task else None,
         "approvers": decision.approvers,
         "approval_ids": [a.approval_id for a in decision.approvals],
@@ -115,3 +116,13 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "trace_id": _trace_id(request.headers),
         "latency_us": int(elapsed * 1e6),
     }
+
+
+def _attributes(decision: Decision) -> dict[str, Any] | None:
+    """What the directory said about the target (stage 7), or that a read went on without it."""
+    t = decision.target
+    if t is None:
+        return None
+    if decision.context_degraded:
+        return {"unknown": "directory unavailable; read allowed by the degraded rule"}
+    return {"exists": t.exists, "kind": t.kind, "privileged": t.privileged, "groups": sorted(t.groups)}

@@ -130,3 +130,10 @@ def test_pki_init_makes_svids_with_one_uri_san(tmp_path: Path) -> None:
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
     assert (tmp_path / "pki" / "agents" / "bot.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("url", ["http://iam:8080/lookup", "ftp://x/{name}"])
+def test_serve_refuses_a_directory_url_it_cannot_use(tmp_path: Path, url: str) -> None:
+    world = make_world(tmp_path)  # its directory is a file: an http URL cannot replace it
+    result = run("serve", "--config", str(world.config_path), "--directory-url", url)
+    assert result.returncode == 2 and "--directory-url" in result.stderr

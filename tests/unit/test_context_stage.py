@@ -1,0 +1,99 @@
+"""Stage 7: live attributes of the target; a directory that cannot answer, and the degraded rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from factories import make_world
+
+from authz.audit import AuditLog
+from authz.directory import DirectoryUnavailable, Principal
+from authz.metrics import Metrics
+from authz.pipeline import Authorizer
+from authz.reasons import Denied, Reason
+from authz.stages.context import ContextStage
+from authz.stages.operation import OperationStage
+from authz.store.sqlite import SqliteStore
+
+
+class Down:
+    def lookup(self, name: str) -> Principal:
+        raise DirectoryUnavailable("connection refused")
+
+
+def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    config = world.config()
+    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
+    try:
+        authz = Authorizer(config, audit, store, Metrics())
+        decision = authz.check(world.request(task=world.token(world.bot)))
+        assert decision.allowed and decision.target == Principal(
+            "alice", True, "human", False, frozenset({"staff"})
+        )
+    finally:
+        store.close()
+        audit.close()
+    record = json.loads(config.audit.path.read_text().splitlines()[0])
+    assert record["target_attributes"] == {
+        "exists": True,
+        "kind": "human",
+        "privileged": False,
+        "groups": ["staff"],
+    }
+
+
+@pytest.fixture(scope="module")
+def operations(tmp_path_factory: pytest.TempPathFactory) -> OperationStage:
+    config = make_world(tmp_path_factory.mktemp("context")).config()
+    return OperationStage(config.routes, config.max_body_bytes)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "rule", "outcome"),
+    [
+        ("GET", "/v1/users/alice", b"", "deny", Reason.CONTEXT_UNAVAILABLE),
+        ("GET", "/v1/users/alice", b"", "allow", "degraded"),
+        ("POST", "/v1/users/alice/password/reset", b"", "allow", Reason.CONTEXT_UNAVAILABLE),
+        ("POST", "/v1/groups/staff/members", b'{"user": "bob"}', "allow", Reason.CONTEXT_UNAVAILABLE),
+    ],
+)
+def test_directory_down(
+    operations: OperationStage, method: str, path: str, body: bytes, rule: str, outcome: object
+) -> None:
+    stage = ContextStage(Down(), reads_when_unavailable=rule)
+    operation = operations.resolve(method, path, {}, body)
+    if outcome == "degraded":
+        principal, degraded = stage.target(operation)
+        assert degraded and principal == Principal("alice", exists=False)
+    else:
+        with pytest.raises(Denied) as info:
+            stage.target(operation)
+        assert info.value.reason is outcome
+
+
+def test_a_down_directory_denies_an_approved_change_end_to_end(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    config = world.config()
+    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
+    try:
+        authz = Authorizer(config, audit, store, Metrics(), directory=Down())
+        task = world.token(world.bot, intent="credential_recovery", actions=("user.password.reset",))
+        reset = ("POST", "/v1/users/alice/password/reset")
+        approval = world.approval("dana", task, *reset, "user.password.reset", "alice")
+        headers = {"x-agent-intent": "credential_recovery", "x-approval-token": approval}
+        decision = authz.check(world.request(*reset, task=task, headers=headers))
+        assert decision.reason is Reason.CONTEXT_UNAVAILABLE
+        assert not store.approval_consumed(json.loads(_payload(approval))["jti"])  # nothing spent
+    finally:
+        store.close()
+        audit.close()
+
+
+def _payload(token: str) -> bytes:
+    import base64
+
+    part = token.split(".")[1]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
