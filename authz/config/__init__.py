@@ -1,0 +1,48 @@
+"""Configuration: TOML, validated once at start into frozen dataclasses.
+
+Anything wrong — a missing file, bad TOML, an unknown or mistyped key, a bundle that does not
+parse — is a ``ConfigError`` naming the file and the key, and the server does not start.
+Relative paths are resolved against the config file's folder.
+"""
+
+from authz.config.load import load_config
+from authz.config.model import (
+    GATED_CLASSES,
+    METHODS,
+    OPERATION_CLASSES,
+    READ_CLASSES,
+    Agent,
+    AgentStatus,
+    ApprovalsConfig,
+    Approver,
+    AuditConfig,
+    Config,
+    ConfigError,
+    DirectoryConfig,
+    Intent,
+    Route,
+    ServerConfig,
+    TasksConfig,
+    TrustDomain,
+)
+
+__all__ = [
+    "GATED_CLASSES",
+    "METHODS",
+    "OPERATION_CLASSES",
+    "READ_CLASSES",
+    "Agent",
+    "AgentStatus",
+    "ApprovalsConfig",
+    "Approver",
+    "AuditConfig",
+    "Config",
+    "ConfigError",
+    "DirectoryConfig",
+    "Intent",
+    "Route",
+    "ServerConfig",
+    "TasksConfig",
+    "TrustDomain",
+    "load_config",
+]

@@ -1,0 +1,185 @@
+"""The configuration as frozen dataclasses, and ``ConfigError``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+
+from authz.keys import PublicKey
+
+
+class ConfigError(Exception):
+    """A configuration problem found at start-up; names the file and the key."""
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        where = f"{file}: {key}" if key else str(file)
+        super().__init__(f"{where}: {problem}")
+        self.file, self.key, self.problem = str(file), key, problem
+
+
+class AgentStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+OPERATION_CLASSES = ("read", "write", "credential_change", "privilege_change", "key_export")
+
+
+#: Classes whose allow changes state, so its audit record must be on disk before the allow.
+READ_CLASSES = frozenset({"read"})
+
+
+#: Classes that always need human approval (stage 6); a route can ask for it too.
+GATED_CLASSES = frozenset({"credential_change", "privilege_change", "key_export"})
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:9001"
+    metrics_listen: str = "127.0.0.1:9464"
+    workers: int = 4
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    path: Path
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class TrustDomain:
+    name: str
+    bundle_path: Path
+    bundle: tuple[x509.Certificate, ...] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Agent:
+    spiffe_id: str
+    owner: str
+    status: AgentStatus
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    operation: str
+    op_class: str
+    principal_param: str | None
+    principal_body_field: str | None
+    reversible: bool
+    allow_query: bool = False
+    approval: bool = False  # needs human approval even though its class does not
+
+    @property
+    def gated(self) -> bool:
+        return self.approval or self.op_class in GATED_CLASSES
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.path.strip("/").split("/"))
+
+    @property
+    def state_changing(self) -> bool:
+        return self.op_class not in READ_CLASSES
+
+
+@dataclass(frozen=True)
+class TasksConfig:
+    """How task tokens are verified (DESIGN §3.1); algorithms and keys never come from a token."""
+
+    issuer: str
+    audience: str
+    keys: Mapping[str, PublicKey] = field(repr=False)  # kid → key; several for rotation
+    algorithms: frozenset[str] = frozenset({"EdDSA"})
+    max_ttl: int = 900
+    leeway: int = 30
+    max_token_bytes: int = 4096
+    max_delegation_depth: int = 2
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    description: str
+    operations: frozenset[str]
+    agents: frozenset[str]  # SPIFFE IDs that may declare it
+    break_glass: bool = False
+
+
+@dataclass(frozen=True)
+class Approver:
+    id: str
+    name: str
+    key: PublicKey = field(repr=False)
+    classes: frozenset[str]  # operation classes this approver may approve
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    """Who may approve what, how approval tokens are checked, and how many approvers it takes.
+
+    The audience of an approval is the task audience: the protected API.
+    """
+
+    approvers: Mapping[str, Approver] = field(default_factory=dict)
+    algorithms: frozenset[str] = frozenset({"EdDSA"})
+    max_ttl: int = 900
+    max_tokens: int = 4  # approval tokens one request may carry
+    max_token_bytes: int = 4096
+    required: Mapping[str, int] = field(default_factory=dict)  # class → distinct approvers (≥ 1)
+    break_glass_required: int = 2
+    privileged_required: int = 2
+    privileged_principals: frozenset[str] = frozenset()
+    requests_per_agent: int = 10  # new approval requests an agent may file per window
+    requests_window: int = 60  # seconds
+    poll_interval: int = 5  # seconds an agent waits between polls of a pending request
+    webhook_url: str | None = None  # JSON POST for every new approval request
+    webhook_timeout: int = 2  # seconds per attempt
+
+    def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
+        """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
+        needed = max(1, self.required.get(op_class, 1))
+        if break_glass:
+            needed = max(needed, self.break_glass_required)
+        if principal in self.privileged_principals:
+            needed = max(needed, self.privileged_required)
+        return needed
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """Where live attributes of target principals come from (stage 7)."""
+
+    kind: str  # "http" | "file"
+    url: str | None = None  # http: with {name}
+    path: Path | None = None  # file: {"principals": {name: entry}}
+    ttl: int = 30
+    timeout_ms: int = 500
+    max_concurrency: int = 8
+    reads_when_unavailable: str = "deny"  # the pre-approved degraded rule for reads: deny | allow
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    server: ServerConfig
+    audit: AuditConfig
+    trust_domains: tuple[TrustDomain, ...]
+    agents: Mapping[str, Agent]
+    routes: tuple[Route, ...]
+    tasks: TasksConfig
+    intents: Mapping[str, Intent]
+    store_path: Path
+    max_body_bytes: int = 65536
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
+    directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
