@@ -1,0 +1,175 @@
+"""Cedar policies and schema, parsed and validated once; one evaluation per request.
+
+``Policies.load(dir)`` reads ``schema.cedarschema`` and every ``*.cedar`` file (in name order),
+refuses anything that does not parse or validate against the schema with a ``PolicyError``
+naming the file and line, and keeps pre-parsed handles: nothing is parsed per request.
+
+A decision is Cedar's: default deny, ``forbid`` wins, any evaluation error denies. The reason
+of a deny is the ``@reason`` annotation of the first determining forbid (cedarpy names
+policies by position, ``policy0``…, which is mapped back to each policy's annotations).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+SCHEMA_FILE = "schema.cedarschema"
+_POSITIONAL = re.compile(r"^\[(policy\d+)\]\s*(.*)$", re.S)
+
+
+class PolicyError(Exception):
+    """A policy or the schema cannot be used; names the file and, where known, the line."""
+
+    def __init__(self, file: Path, line: int | None, problem: str) -> None:
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {problem}")
+        self.file, self.line, self.problem = file, line, problem
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    agent: str
+    agent_attrs: Mapping[str, Any]  # owner, status
+    action: str  # the operation
+    principal: str  # the target
+    principal_attrs: Mapping[str, Any]  # exists, kind, privileged, groups
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PolicyVerdict:
+    allowed: bool
+    reason: str | None  # the determining forbid's @reason; None for an allow or a default deny
+    policies: tuple[str, ...]  # @id (else positional id) of the determining policies
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Meta:
+    id: str
+    reason: str | None
+
+
+def _policy_starts(text: str) -> list[int]:
+    """The line (1-based) on which each policy of ``text`` starts: its first annotation or effect."""
+    starts: list[int] = []
+    inside = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("//", 1)[0].strip()
+        if not line:
+            continue
+        if not inside and (line.startswith("@") or line.startswith(("permit", "forbid"))):
+            starts.append(number)
+            inside = True
+        if inside and line.endswith(";"):
+            inside = False
+    return starts
+
+
+class Policies:
+    def __init__(self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path]) -> None:
+        self._set, self._schema, self._meta, self.files = policy_set, schema, meta, files
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.id for m in self._meta]
+
+    @classmethod
+    def load(cls, directory: Path) -> Policies:
+        schema_path = directory / SCHEMA_FILE
+        try:
+            schema_text = schema_path.read_text(encoding="utf-8")
+            schema = cedarpy.Schema.from_str(schema_text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(schema_path, None, f"cannot be read: {exc}") from None
+        except ValueError as exc:
+            raise PolicyError(schema_path, None, f"is not a valid Cedar schema: {exc}") from None
+        files = sorted(directory.glob("*.cedar"))
+        if not files:
+            raise PolicyError(directory, None, "holds no *.cedar policy file")
+        texts = [cls._checked(path, schema_text) for path in files]
+        combined = "\n".join(texts)
+        meta = cls._annotations(combined)
+        return cls(cedarpy.PolicySet.from_str(combined), schema, meta, files)
+
+    @staticmethod
+    def _checked(path: Path, schema_text: str) -> str:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(path, None, f"cannot be read: {exc}") from None
+        starts = _policy_starts(text)
+        try:
+            cedarpy.PolicySet.from_str(text)
+        except ValueError as exc:
+            line = _first_unparsable(text, starts)
+            raise PolicyError(path, line, f"does not parse: {exc}") from None
+        result = cedarpy.validate_policies(text, schema_text)
+        if not result.validation_passed:
+            first = str(result.errors[0])
+            match = _POSITIONAL.match(first)
+            line = None
+            if match:
+                index = int(match.group(1)[len("policy") :])
+                line = starts[index] if index < len(starts) else None
+                first = match.group(2)
+            raise PolicyError(path, line, f"fails schema validation: {first}")
+        return text
+
+    @staticmethod
+    def _annotations(text: str) -> list[_Meta]:
+        policies = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+        meta: list[_Meta] = []
+        for index in range(len(policies)):
+            annotations = policies[f"policy{index}"].get("annotations", {})
+            meta.append(_Meta(annotations.get("id", f"policy{index}"), annotations.get("reason")))
+        return meta
+
+    def decide(self, request: PolicyInput) -> PolicyVerdict:
+        entities = [
+            {
+                "uid": {"type": "Agent", "id": request.agent},
+                "attrs": dict(request.agent_attrs),
+                "parents": [],
+            },
+            {
+                "uid": {"type": "Principal", "id": request.principal},
+                "attrs": dict(request.principal_attrs),
+                "parents": [],
+            },
+        ]
+        cedar_request = {
+            "principal": {"type": "Agent", "id": request.agent},
+            "action": {"type": "Action", "id": request.action},
+            "resource": {"type": "Principal", "id": request.principal},
+            "context": dict(request.context),
+        }
+        try:
+            result = cedarpy.is_authorized(cedar_request, self._set, entities, schema=self._schema)
+        except Exception as exc:  # noqa: BLE001 - any failure to evaluate is a deny
+            return PolicyVerdict(False, None, (), (f"evaluation failed: {exc}",))
+        determining = [self._meta[int(p[len("policy") :])] for p in result.diagnostics.reasons]
+        errors = tuple(str(e) for e in result.diagnostics.errors)
+        allowed = bool(result.allowed) and not errors
+        reason = None if allowed else next((m.reason for m in determining if m.reason), None)
+        return PolicyVerdict(allowed, reason, tuple(m.id for m in determining), errors)
+
+
+def _first_unparsable(text: str, starts: list[int]) -> int | None:
+    """The line of the first policy that does not parse on its own."""
+    lines = text.splitlines(keepends=True)
+    bounds = [*starts, len(lines) + 1]
+    for begin, end in zip(bounds, bounds[1:], strict=False):
+        chunk = "".join(lines[begin - 1 : end - 1])
+        try:
+            cedarpy.PolicySet.from_str(chunk)
+        except ValueError:
+            return begin
+    return starts[0] if starts else 1
