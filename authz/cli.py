@@ -12,6 +12,7 @@ from pathlib import Path
 from authz.admin import add_parsers
 from authz.approvals_cli import add_parsers as add_approval_parsers
 from authz.audit import AuditError, verify
+from authz.check_cli import add_parsers as add_check_parsers
 from authz.config import ConfigError, load_config
 from authz.policy.cli import add_parsers as add_policy_parsers
 from authz.store import StoreError, StoreUnavailable
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     add_approval_parsers(sub)
     add_policy_parsers(sub)
+    add_check_parsers(sub)
 
     p = sub.add_parser("audit", help="audit log tools")
     asub = p.add_subparsers(dest="action", required=True)

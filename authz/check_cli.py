@@ -1,0 +1,167 @@
+"""`agent-authz check`: why was this request denied? The whole pipeline, offline.
+
+The request is described in a JSON file (method, path, headers, body, the agent's certificate
+file) and decided by the same ``Authorizer`` the server runs, against a copy of the state
+store and a throw-away audit log: nothing is spent, revoked or recorded. Each stage's verdict
+is printed; a deny is attributed to the stage its reason code belongs to (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from cryptography import x509
+
+from authz.audit import AuditLog
+from authz.config import Config, load_config
+from authz.metrics import Metrics
+from authz.model import Decision, RequestContext
+from authz.pipeline import Authorizer
+from authz.reasons import Reason
+from authz.store.sqlite import SqliteStore
+
+STAGES = (
+    "identity",
+    "operation",
+    "task",
+    "binding",
+    "intent",
+    "approval",
+    "context",
+    "policy",
+    "budget",
+    "record",
+)
+R = Reason
+_BY_STAGE: tuple[tuple[Reason, ...], ...] = (
+    (R.MISSING_CLIENT_IDENTITY, R.INVALID_CLIENT_CERTIFICATE, R.UNKNOWN_AGENT, R.AGENT_SUSPENDED),
+    (R.UNKNOWN_ROUTE, R.MALFORMED_REQUEST),
+    (
+        R.TASK_TOKEN_MISSING,
+        R.TASK_TOKEN_INVALID,
+        R.TASK_TOKEN_EXPIRED,
+        R.TOKEN_BINDING_MISMATCH,
+        R.TASK_REVOKED,
+    ),
+    (R.PRINCIPAL_NOT_IN_SCOPE, R.OPERATION_NOT_IN_SCOPE),
+    (R.INTENT_MISSING, R.INTENT_MISMATCH),
+    (
+        R.APPROVAL_REQUIRED,
+        R.APPROVAL_INVALID,
+        R.APPROVAL_NOT_BOUND,
+        R.APPROVER_NOT_ALLOWED,
+        R.APPROVALS_INSUFFICIENT,
+        R.APPROVAL_REPLAYED,
+    ),
+    (R.CONTEXT_UNAVAILABLE,),
+    (R.POLICY_DENIED,),
+    (R.BUDGET_EXHAUSTED,),
+    (R.AUDIT_UNAVAILABLE, R.STORE_UNAVAILABLE, R.INTERNAL_ERROR),
+)
+_STAGE_OF = {reason: number for number, reasons in enumerate(_BY_STAGE, start=1) for reason in reasons}
+
+
+class RequestFileError(ValueError):
+    """The request description cannot be used."""
+
+
+def read_request(path: Path) -> RequestContext:
+    try:
+        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        cert_path = Path(spec["agent_certificate"])
+        if not cert_path.is_absolute():
+            cert_path = path.parent / cert_path
+        pem = cert_path.read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+        body = spec.get("body", "")
+        body_bytes = json.dumps(body).encode() if isinstance(body, dict) else str(body).encode()
+        headers = {str(k).lower(): str(v) for k, v in spec.get("headers", {}).items()}
+        method, request_path = str(spec["method"]), str(spec["path"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RequestFileError(f"{path}: {exc}") from None
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return RequestContext(
+        method=method,
+        path=request_path,
+        headers=headers,
+        body=body_bytes,
+        principal=str(spec.get("principal", uris[0] if uris else "")),
+        certificate=quote(pem.decode(), safe=""),  # as Envoy sends source.certificate
+        request_id="offline-check",
+    )
+
+
+def decide_offline(config: Config, request: RequestContext) -> Decision:
+    with tempfile.TemporaryDirectory(prefix="agent-authz-check-") as tmp:
+        store_copy = Path(tmp) / "state.db"
+        if config.store_path.exists():
+            source, target = sqlite3.connect(config.store_path), sqlite3.connect(store_copy)
+            try:
+                source.backup(target)  # a consistent copy, even while servers write
+            finally:
+                source.close()
+                target.close()
+        offline = replace(
+            config, store_path=store_copy, audit=replace(config.audit, path=Path(tmp) / "audit")
+        )
+        store, audit = SqliteStore(offline.store_path), AuditLog(offline.audit.path, fsync=False)
+        try:
+            return Authorizer(offline, audit, store, Metrics()).check(request)
+        finally:
+            audit.close()
+            store.close()
+
+
+def report(decision: Decision) -> list[str]:
+    failing = None if decision.allowed else _STAGE_OF.get(decision.reason, 10)
+    lines = []
+    for number, name in enumerate(STAGES, start=1):
+        if failing is None or number < failing:
+            verdict = "pass" if _applies(decision, number) else "not needed"
+        elif number == failing:
+            verdict = f"DENY  {decision.reason}: {decision.message}"
+        else:
+            verdict = "not reached"
+        lines.append(f"stage {number:>2} {name:<10} {verdict}")
+    lines.append(f"decision: {decision.status} {decision.reason}")
+    if decision.body_extra:
+        lines.append(json.dumps(decision.body_extra, indent=2))
+    return lines
+
+
+def _applies(decision: Decision, stage: int) -> bool:
+    if stage == 6:
+        return bool(decision.operation and decision.operation.route.gated)
+    if stage == 9:
+        return bool(decision.task and decision.task.max_calls is not None)
+    return True
+
+
+def check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        request = read_request(Path(args.request))
+    except RequestFileError as exc:
+        print(f"cannot check: {exc}", file=sys.stderr)
+        return 2
+    decision = decide_offline(config, request)
+    print("\n".join(report(decision)))
+    return 0 if decision.allowed or decision.reason is Reason.TASK_COMPLETED else 1
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check", help="why was this denied? decide a described request offline, stage by stage"
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--request", required=True, help="JSON: method, path, headers, body, agent_certificate")
+    p.set_defaults(func=check)

@@ -1,0 +1,78 @@
+"""`agent-authz check`: a described request decided offline, stage by stage, changing nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from factories import World, make_world
+
+from authz.check_cli import _STAGE_OF
+from authz.reasons import Reason
+from authz.store.sqlite import SqliteStore
+
+
+def check(world: World, tmp_path: Path, **spec: object) -> subprocess.CompletedProcess[str]:
+    cert = tmp_path / "agent.crt"
+    cert.write_bytes(world.bot.cert_pem)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"agent_certificate": "agent.crt", **spec}))
+    argv = [
+        sys.executable,
+        "-m",
+        "authz",
+        "check",
+        "--config",
+        str(world.config_path),
+        "--request",
+        str(request),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_every_deny_reason_belongs_to_a_stage() -> None:
+    assert set(Reason) - set(_STAGE_OF) == {Reason.ALLOWED, Reason.TASK_COMPLETED}
+
+
+def test_an_allowed_read(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    token = world.token(world.bot)
+    headers = {"x-agent-task-token": token, "x-agent-intent": "account_support"}
+    result = check(world, tmp_path, method="GET", path="/v1/users/alice", headers=headers)
+    assert result.returncode == 0, result.stderr
+    assert "stage  1 identity   pass" in result.stdout and "decision: 200 allowed" in result.stdout
+    assert "stage  6 approval   not needed" in result.stdout
+
+
+def test_a_denied_reset_names_its_stage_and_changes_nothing(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    token = world.token(world.bot, intent="credential_recovery", actions=("user.password.reset",))
+    headers = {"x-agent-task-token": token, "x-agent-intent": "credential_recovery"}
+    result = check(world, tmp_path, method="POST", path="/v1/users/alice/password/reset", headers=headers,
+                   body={"user": "alice"})  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert all("pass" in line for line in lines[:5])
+    assert "stage  6 approval   DENY  approval_required" in lines[5]
+    assert "not reached" in lines[6] and '"approvers_required": 1' in result.stdout
+
+
+def test_a_changed_intent_revokes_nothing_for_real(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    token = world.token(world.bot)
+    store = SqliteStore(world.config().store_path)  # the real store exists, as on a running host
+    try:
+        headers = {"x-agent-task-token": token, "x-agent-intent": "credential_recovery"}
+        result = check(world, tmp_path, method="GET", path="/v1/users/alice", headers=headers)
+        assert "stage  5 intent     DENY  intent_mismatch" in result.stdout
+        assert store.revocations() == []  # the offline copy was revoked, not this one
+    finally:
+        store.close()
+
+
+def test_an_unusable_request_file(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    result = check(world, tmp_path, method="GET")  # no path
+    assert result.returncode == 2 and "cannot check" in result.stderr
