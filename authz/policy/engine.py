@@ -7,13 +7,17 @@ naming the file and line, and keeps pre-parsed handles: nothing is parsed per re
 A decision is Cedar's: default deny, ``forbid`` wins, any evaluation error denies. The reason
 of a deny is the ``@reason`` annotation of the first determining forbid (cedarpy names
 policies by position, ``policy0``…, which is mapped back to each policy's annotations).
+
+Cedar is a pure function of the policies and the request, and an evaluation costs tens of
+µs, so verdicts are remembered per distinct input (a bounded memo, new with every load): an
+agent repeating a call pays for a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +78,11 @@ def _policy_starts(text: str) -> list[int]:
 
 
 class Policies:
+    MEMO_LIMIT = 16_384
+
     def __init__(self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path]) -> None:
         self._set, self._schema, self._meta, self.files = policy_set, schema, meta, files
+        self._memo: dict[Hashable, PolicyVerdict] = {}
 
     @property
     def ids(self) -> list[str]:
@@ -133,6 +140,17 @@ class Policies:
         return meta
 
     def decide(self, request: PolicyInput) -> PolicyVerdict:
+        key = _key(request)
+        verdict = self._memo.get(key) if key is not None else None
+        if verdict is None:
+            verdict = self._evaluate(request)
+            if key is not None and not verdict.errors:
+                if len(self._memo) >= self.MEMO_LIMIT:
+                    self._memo = {}
+                self._memo[key] = verdict
+        return verdict
+
+    def _evaluate(self, request: PolicyInput) -> PolicyVerdict:
         entities = [
             {
                 "uid": {"type": "Agent", "id": request.agent},
@@ -160,6 +178,33 @@ class Policies:
         allowed = bool(result.allowed) and not errors
         reason = None if allowed else next((m.reason for m in determining if m.reason), None)
         return PolicyVerdict(allowed, reason, tuple(m.id for m in determining), errors)
+
+
+def _frozen(value: Any) -> Hashable:
+    if isinstance(value, bool) or value is None:
+        return (value,)  # never equal to 1 or 0
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return frozenset(_frozen(v) for v in value)  # Cedar has sets only: order is irrelevant
+    raise TypeError(f"unexpected {type(value).__name__}")
+
+
+def _key(request: PolicyInput) -> Hashable | None:
+    """Everything Cedar sees, as one hashable value; None if something cannot be one (no memo)."""
+    try:
+        return (
+            request.agent,
+            _frozen(request.agent_attrs),
+            request.action,
+            request.principal,
+            _frozen(request.principal_attrs),
+            _frozen(request.context),
+        )
+    except TypeError:
+        return None
 
 
 def _first_unparsable(text: str, starts: list[int]) -> int | None:

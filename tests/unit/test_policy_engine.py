@@ -122,3 +122,23 @@ def test_an_evaluation_error_denies(folder: Path) -> None:
 def test_an_unknown_action_is_denied(folder: Path) -> None:
     verdict = Policies.load(folder).decide(request("user.delete", approvals=5))
     assert not verdict.allowed
+
+
+def test_verdicts_are_remembered_per_distinct_input(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = Policies.load(folder)
+    evaluations: list[PolicyInput] = []
+    real = policies._evaluate
+
+    def counting(request: PolicyInput) -> object:
+        evaluations.append(request)
+        return real(request)
+
+    monkeypatch.setattr(policies, "_evaluate", counting)
+    first = policies.decide(request(approvals=1, reversible=False))
+    assert policies.decide(request(approvals=1, reversible=False)) == first and len(evaluations) == 1
+    policies.decide(request(approvals=2, reversible=False))  # another input: evaluated
+    policies.decide(request(approvals=True, reversible=False))  # True is not 1
+    assert len(evaluations) == 3
+    for _ in range(2):
+        assert policies.decide(request(approvals="two")).errors  # errors are never remembered
+    assert len(evaluations) == 5
