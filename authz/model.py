@@ -49,6 +49,7 @@ class Decision:
     approvals: tuple[Approval, ...] = ()  # stage 6: consumed with the allow
     target: Principal | None = None  # stage 7: the directory's view of the target
     context_degraded: bool = False  # a read let through with the target's attributes unknown
+    policies: tuple[str, ...] = ()  # stage 8: the policies that decided
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
 

@@ -19,6 +19,7 @@ from authz.config import Config, Route
 from authz.directory import Directory
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
+from authz.policy.engine import Policies
 from authz.reasons import Denied, Reason
 from authz.stages.approval import POLL_PATH, ApprovalStage
 from authz.stages.binding import check_binding
@@ -26,6 +27,7 @@ from authz.stages.context import ContextStage, directory_from
 from authz.stages.identity import IdentityStage
 from authz.stages.intent import IntentStage
 from authz.stages.operation import Operation, OperationStage
+from authz.stages.policy import PolicyStage
 from authz.stages.record import RecordStage
 from authz.stages.task import TaskStage
 from authz.store import StateStore, StoreUnavailable
@@ -87,6 +89,11 @@ class Authorizer:
         if directory is None and settings is not None:
             directory = directory_from(settings)
         self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
+        self._policy = (
+            PolicyStage(Policies.load(config.policy_dir), config.intents, store)
+            if config.policy_dir
+            else None
+        )
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -129,7 +136,10 @@ class Authorizer:
         if d.operation.route.gated:
             d.approvals = self._approval.check(r, d.agent, d.task, d.operation, seconds)  # 6
         d.target, d.context_degraded = self._context.target(d.operation)  # 7
-        _until_policy_lands(d.operation)  # 8
+        if self._policy is not None:
+            self._policy.check(d, now)  # 8
+        else:
+            _until_policy_lands(d.operation)  # 8, until policies are configured
         if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
             raise Denied(
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
@@ -153,7 +163,7 @@ class Authorizer:
 
 
 def _until_policy_lands(operation: Operation) -> None:
-    """Stage 8 (Cedar policy) is not built yet.
+    """Stage 8 without ``[policy]`` configured: no Cedar.
 
     Until they are, ``write`` operations that are not approval-gated are refused: nothing but
     reads and human-approved changes reaches the API.

@@ -31,6 +31,7 @@ from cryptography import x509
 from authz.config import load_config
 from authz.demo.stack import (
     ISSUER_KID,
+    copy_demo_policies,
     demo_config,
     envoy_binary,
     free_port,
@@ -67,6 +68,7 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
     pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, [AGENT])
     write_demo_keys(workdir / "keys")
     write_demo_directory(workdir / "directory.json")  # no sample API in the benchmark
+    copy_demo_policies(workdir)
     config = demo_config(directory_file="directory.json")
     if workers is not None:
         config, found = re.subn(r"(?m)^workers\s*=\s*\d+", f"workers = {workers}", config)

@@ -15,7 +15,7 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 
 from authz.approvals import request_hash, sign_approval
 from authz.config import Config, load_config
-from authz.demo.stack import demo_config, write_demo_directory, write_demo_keys
+from authz.demo.stack import copy_demo_policies, demo_config, write_demo_directory, write_demo_keys
 from authz.issuer import issue
 from authz.keys import PrivateKey, load_private_key
 from authz.model import RequestContext
@@ -146,6 +146,7 @@ def make_world(root: Path, audit_path: Path | None = None) -> World:
     pki = DevPki.create(root / "pki", TRUST_DOMAIN, ["helpdesk-bot"])
     write_demo_keys(root / "keys")
     write_demo_directory(root / "directory.json")
+    copy_demo_policies(root)
     text = demo_config(directory_file="directory.json")
     if audit_path is not None:
         text = text.replace('path = "audit.jsonl"', f'path = "{audit_path}"')

@@ -25,6 +25,7 @@ from authz.config.model import (
 )
 from authz.config.table import Table
 from authz.directory.file import DirectoryFileError, FileDirectory
+from authz.policy.engine import Policies, PolicyError
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
 
 _PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
@@ -60,6 +61,7 @@ def load_config(path: str | Path) -> Config:
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=approvals_section(top.table("approvals")),
         directory=_directory(top.table("directory")) if "directory" in top.data else None,
+        policy_dir=_policy_dir(top.table("policy")) if "policy" in top.data else None,
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -232,6 +234,16 @@ def _directory(t: Table) -> DirectoryConfig:
     )
     t.done()
     return cfg
+
+
+def _policy_dir(t: Table) -> Path:
+    path = t.path("dir")
+    t.done()
+    try:
+        Policies.load(path)  # loaded again by the server; a broken policy stops it here
+    except PolicyError as exc:
+        raise ConfigError(t.file, "policy.dir", str(exc)) from None
+    return path
 
 
 def _store_path(t: Table) -> Path:

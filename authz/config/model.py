@@ -183,3 +183,4 @@ class Config:
     max_body_bytes: int = 65536
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
+    policy_dir: Path | None = None  # Cedar policies and schema; None: the interim rule (no Cedar)

@@ -68,6 +68,22 @@ RESET_BOB = Change(
     "bob",
     "credential_recovery",
 )
+RESET_SVC = Change(
+    "POST",
+    "/v1/users/svc-backup/password/reset",
+    _json({"user": "svc-backup"}),
+    "user.password.reset",
+    "svc-backup",
+    "credential_recovery",
+)
+RESET_CAROL = Change(
+    "POST",
+    "/v1/users/carol/password/reset",
+    _json({"user": "carol"}),
+    "user.password.reset",
+    "carol",
+    "credential_recovery",
+)
 GRANT_VIEWER = Change(
     "POST",
     "/v1/groups/staff/members",
@@ -320,6 +336,34 @@ def approvals(d: Demo) -> Iterator[Outcome]:
     yield d.expect("an expired approval", 403, "approval_invalid", d.change(reset, RESET_BOB, [stale]))
 
 
+def policies(d: Demo) -> Iterator[Outcome]:
+    """Stage 8: Cedar policies over the live attributes of the target."""
+    machine = d.token(
+        intent="credential_recovery", actions=("user.password.reset",), principals=("svc-backup",)
+    )
+    approved = d.approve("dana", machine, RESET_SVC)
+    resp = d.change(machine, RESET_SVC, [approved])
+    yield Outcome(
+        "password reset of a service account, even approved",
+        403,
+        resp.status,
+        "policy_denied: machine_identity_recovery",
+        f"{resp.reason}: {resp.json().get('policy', {}).get('reason')}" if resp.reason else "",
+    )
+    privileged = d.token(
+        intent="credential_recovery", actions=("user.password.reset",), principals=("carol",)
+    )
+    one = [d.approve("dana", privileged, RESET_CAROL)]
+    yield d.expect(
+        "privileged user's reset with one approval", 403, "approvals_insufficient",
+        d.change(privileged, RESET_CAROL, one),
+    )  # fmt: skip
+    two = [d.approve(a, privileged, RESET_CAROL) for a in ("dana", "erik")]
+    yield d.expect(
+        "privileged user's reset with two approvals", 200, "", d.change(privileged, RESET_CAROL, two)
+    )
+
+
 def kill_switch_and_completion(d: Demo) -> Iterator[Outcome]:
     auditor_task = d.token(AUDITOR)
     yield d.expect(
@@ -412,6 +456,7 @@ SCRIPT: tuple[Callable[[Demo], Iterator[Outcome]], ...] = (
     identity_and_routes,
     task_tokens,
     approvals,
+    policies,
     kill_switch_and_completion,
     authorizer_stopped,
     audit_checks,

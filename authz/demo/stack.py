@@ -64,6 +64,16 @@ def demo_config(*, directory_port: int | None = None, directory_file: str | None
     return text
 
 
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def copy_demo_policies(folder: Path) -> None:
+    """The repository's policies/ (schema and .cedar files) into ``folder``/policies."""
+    if not (REPO_POLICIES / "schema.cedarschema").is_file():
+        raise StackError(f"{REPO_POLICIES} not found: the demo runs from a source checkout")
+    shutil.copytree(REPO_POLICIES, folder / "policies", ignore=shutil.ignore_patterns("tests"))
+
+
 def write_demo_directory(path: Path) -> None:
     """The sample API's principals as a directory file (for runs without the sample API)."""
     from authz.demo.sample_api import Directory
@@ -194,6 +204,7 @@ class Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
         write_demo_keys(workdir / "keys")
+        copy_demo_policies(workdir)
         config_path = workdir / "agent-authz.toml"
         names = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
         names += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]

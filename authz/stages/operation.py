@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,6 +34,7 @@ _MEMO_LIMIT = 8192  # distinct (method, path) pairs; the memo starts over when f
 class Operation:
     route: Route
     target: str
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's {param}s, decoded
 
     @property
     def name(self) -> str:
@@ -80,7 +81,7 @@ class OperationStage:
             target = _body_principal(route, target, headers, body, self._max_body_bytes)
         if target is None:
             raise _malformed(f"{route.operation} needs a target principal")
-        return Operation(route, target)
+        return Operation(route, target, params)
 
     def _match(self, method: str, segments: list[str]) -> tuple[Route, dict[str, str]]:
         for route in self._routes.get((method, len(segments)), ()):

@@ -111,7 +111,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "task": task.task_id if task else None,
         "approvers": decision.approvers,
         "approval_ids": [a.approval_id for a in decision.approvals],
-        "policies": [],
+        "policies": list(decision.policies),
         "request_id": request.request_id[:128] or None,
         "trace_id": _trace_id(request.headers),
         "latency_us": int(elapsed * 1e6),

@@ -35,6 +35,7 @@ EXPECTED_REASONS = {
     "approver_not_allowed",
     "approvals_insufficient",
     "approval_invalid",
+    "policy_denied: machine_identity_recovery",
 }
 
 

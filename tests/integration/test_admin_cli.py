@@ -174,7 +174,7 @@ def test_approver_init_prints_an_entry_the_config_accepts(world: World, tmp_path
     assert (tmp_path / "approver-frank.key").stat().st_mode & 0o077 == 0
     config = tmp_path / "with-frank.toml"
     text = world.config_path.read_text()
-    for relative in ('"keys/', '"pki/', '"directory.json'):
+    for relative in ('"keys/', '"pki/', '"directory.json', '"policies"'):
         text = text.replace(relative, f'"{world.root}/{relative[1:]}')
     config.write_text(text + "\n" + entry)
     approvers = load_config(config).approvals.approvers

@@ -1,0 +1,102 @@
+"""Stage 8 — policy: Cedar decides what stages 1-7 did not rule out (DESIGN §2).
+
+principal = the agent, action = the operation, resource = the target with its live attributes,
+context = intent, break-glass, on-behalf-of, delegation depth, approvals, task usage,
+reversibility, hour and the route's {group}. A deny carries the deciding forbid's ``@reason``:
+a reason code agent-authz knows (e.g. ``approvals_insufficient``) is used as the reason itself,
+any other is reported as ``policy_denied`` with the policy's reason beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from authz.config import Agent, Intent
+from authz.directory import Principal
+from authz.model import Decision
+from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
+from authz.reasons import Denied, Reason
+from authz.stages.operation import Operation
+from authz.store import StateStore
+from authz.tasks import Task
+
+_KNOWN = {r.value: r for r in Reason}
+_MEMO_LIMIT = 16_384
+
+
+class PolicyStage:
+    def __init__(self, policies: Policies, intents: Mapping[str, Intent], store: StateStore) -> None:
+        self._policies, self._intents, self._store = policies, intents, store
+        self._memo: dict[tuple[object, ...], PolicyVerdict] = {}  # Cedar is pure: see Policies
+
+    def check(self, d: Decision, now: dt.datetime) -> None:
+        """Records the deciding policies on the decision; raises Denied when Cedar denies."""
+        assert d.agent and d.operation and d.task
+        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.approvers, now)
+        d.policies = verdict.policies
+        if verdict.allowed:
+            return
+        detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
+        if verdict.errors:
+            raise Denied(Reason.POLICY_DENIED, "the policy could not be evaluated; denied", detail)
+        reason = _KNOWN.get(verdict.reason or "", Reason.POLICY_DENIED)
+        if reason is Reason.ALLOWED or reason is Reason.TASK_COMPLETED:
+            reason = Reason.POLICY_DENIED  # a policy cannot claim those
+        by = ", ".join(verdict.policies) or "no policy permits it (default deny)"
+        message = f"{d.operation.name} on {d.operation.target} is denied by policy: {by}"
+        raise Denied(reason, message, detail)
+
+    def _decide(
+        self,
+        agent: Agent,
+        operation: Operation,
+        task: Task,
+        target: Principal | None,
+        approvers: list[str],
+        now: dt.datetime,
+    ) -> PolicyVerdict:
+        target = target or Principal(operation.target, exists=False)
+        intent = self._intents.get(task.intent)
+        calls = self._store.task_calls(task.task_id) if task.max_calls is not None else 0
+        # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
+        key = (
+            agent.spiffe_id, agent.owner, agent.status, operation.name, operation.target,
+            target.exists, target.kind, target.privileged, target.groups, task.intent,
+            task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
+            operation.route.reversible, now.hour, operation.params.get("group", ""),
+        )  # fmt: skip
+        remembered = self._memo.get(key)
+        if remembered is not None:
+            return remembered
+        verdict = self._policies.decide(
+            PolicyInput(
+                agent=agent.spiffe_id,
+                agent_attrs={"owner": agent.owner, "status": str(agent.status)},
+                action=operation.name,
+                principal=operation.target,
+                principal_attrs={
+                    "exists": target.exists,
+                    "kind": target.kind,
+                    "privileged": target.privileged,
+                    "groups": sorted(target.groups),
+                },
+                context={
+                    "intent": task.intent,
+                    "break_glass": bool(intent and intent.break_glass),
+                    "on_behalf_of": task.on_behalf_of or "",
+                    "delegation_depth": task.delegation_depth,
+                    "approvals": len(approvers),
+                    "approvers": approvers,
+                    "task_calls": calls,
+                    "reversible": operation.route.reversible,
+                    "hour": now.hour,
+                    "group": operation.params.get("group", ""),
+                },
+            )
+        )
+        if not verdict.errors:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo = {}
+            self._memo[key] = verdict
+        return verdict

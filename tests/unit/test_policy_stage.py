@@ -1,0 +1,93 @@
+"""Stage 8 in the pipeline: Cedar over the decision so far; reasons, audit, nothing spent on a deny."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jwt
+import pytest
+from factories import World, make_world
+
+from authz.audit import AuditLog
+from authz.metrics import Metrics
+from authz.model import Decision
+from authz.pipeline import Authorizer
+from authz.reasons import Reason
+from authz.store.sqlite import SqliteStore
+
+RESET_SVC = ("POST", "/v1/users/svc-backup/password/reset")
+
+
+@dataclass
+class Setup:
+    world: World
+    authz: Authorizer
+    audit: AuditLog
+    store: SqliteStore
+
+    def read(self) -> Decision:
+        return self.authz.check(self.world.request(task=self.world.token(self.world.bot)))
+
+    def records(self) -> list[dict[str, object]]:
+        self.audit.close()
+        return [json.loads(line) for line in self.audit.path.read_text().splitlines()]
+
+
+def setup(tmp_path: Path, extra_policy: str | None = None) -> Iterator[Setup]:
+    world = make_world(tmp_path)
+    config = world.config()
+    if extra_policy is not None:
+        folder = tmp_path / "custom-policies"
+        shutil.copytree(tmp_path / "policies", folder)
+        (folder / "zz-extra.cedar").write_text(extra_policy)
+        config = replace(config, policy_dir=folder)
+    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
+    yield Setup(world, Authorizer(config, audit, store, Metrics()), audit, store)
+    store.close()
+
+
+@pytest.fixture
+def s(tmp_path: Path) -> Iterator[Setup]:
+    yield from setup(tmp_path)
+
+
+def test_an_allow_records_the_deciding_policy(s: Setup) -> None:
+    decision = s.read()
+    assert decision.allowed and decision.policies == ("reads-within-the-task",)
+    assert s.records()[0]["policies"] == ["reads-within-the-task"]
+
+
+def test_a_machine_identity_reset_is_denied_even_approved_and_spends_nothing(s: Setup) -> None:
+    w = s.world
+    task = w.token(
+        w.bot, intent="credential_recovery", actions=("user.password.reset",), principals=("svc-backup",)
+    )
+    approval = w.approval("dana", task, *RESET_SVC, "user.password.reset", "svc-backup")
+    headers = {"x-agent-intent": "credential_recovery", "x-approval-token": approval}
+    decision = s.authz.check(w.request(*RESET_SVC, task=task, headers=headers))
+    assert decision.reason is Reason.POLICY_DENIED
+    policy = decision.body_extra["policy"]
+    assert policy == {
+        "reason": "machine_identity_recovery",
+        "policies": ["no-password-or-mfa-reset-for-machine-identities"],
+    }
+    assert not s.store.approval_consumed(jwt.decode(approval, options={"verify_signature": False})["jti"])
+    assert s.records()[0]["policies"] == ["no-password-or-mfa-reset-for-machine-identities"]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "reason"),
+    [("approvals_insufficient", Reason.APPROVALS_INSUFFICIENT), ("allowed", Reason.POLICY_DENIED),
+     ("closed_for_audit", Reason.POLICY_DENIED)],
+)  # fmt: skip
+def test_a_forbids_reason_is_the_reason_when_it_is_a_known_code(
+    tmp_path: Path, annotation: str, reason: Reason
+) -> None:
+    extra = f'@id("extra")\n@reason("{annotation}")\nforbid (principal, action, resource);\n'
+    for s in setup(tmp_path, extra):
+        decision = s.read()
+        assert decision.reason is reason and decision.body_extra["policy"]["reason"] == annotation
