@@ -13,7 +13,7 @@ from authz.admin import add_parsers
 from authz.approvals_cli import add_parsers as add_approval_parsers
 from authz.audit import AuditError, verify
 from authz.check_cli import add_parsers as add_check_parsers
-from authz.config import ConfigError, load_config
+from authz.config import Config, ConfigError, load_config
 from authz.policy.cli import add_parsers as add_policy_parsers
 from authz.store import StoreError, StoreUnavailable
 
@@ -22,14 +22,23 @@ def _serve(args: argparse.Namespace) -> int:
     from authz.server.grpc_server import AuthzServer
 
     config = load_config(args.config)
-    if args.audit_path:
-        config = replace(config, audit=replace(config.audit, path=Path(args.audit_path).resolve()))
-    if args.directory_url:
-        if config.directory is None or config.directory.kind != "http" or "{name}" not in args.directory_url:
-            print("--directory-url needs an http [directory] and a URL with {name}", file=sys.stderr)
-            return 2
-        config = replace(config, directory=replace(config.directory, url=args.directory_url))
-    server = AuthzServer(config, listen=args.listen, metrics_listen=args.metrics_listen)
+    if args.directory_url and (
+        config.directory is None or config.directory.kind != "http" or "{name}" not in args.directory_url
+    ):
+        print("--directory-url needs an http [directory] and a URL with {name}", file=sys.stderr)
+        return 2
+
+    def overrides(config: Config) -> Config:
+        """The command line's overrides, applied again on every reload."""
+        if args.audit_path:
+            config = replace(config, audit=replace(config.audit, path=Path(args.audit_path).resolve()))
+        if args.directory_url and config.directory is not None:
+            config = replace(config, directory=replace(config.directory, url=args.directory_url))
+        return config
+
+    server = AuthzServer(
+        overrides(config), listen=args.listen, metrics_listen=args.metrics_listen, overrides=overrides
+    )
     server.serve_forever()
     return 0
 

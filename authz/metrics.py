@@ -27,6 +27,10 @@ class Metrics:
             "authz_approval_replays_blocked_total", "Approval tokens presented again after use", registry=r
         )
         self.revocations = Counter("authz_revocations_total", "Tasks revoked", registry=r)
+        self.reloads = Counter(
+            "authz_reloads_total", "Config and policy reloads, by result (a failed one changes nothing)",
+            ["result"], registry=r,
+        )  # fmt: skip
         self.webhook_failures = Counter(
             "authz_approval_webhook_failures_total",
             "Approval-request events the webhook dropped or could not deliver",

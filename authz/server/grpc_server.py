@@ -6,7 +6,10 @@ import logging
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent import futures
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,9 +18,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import start_http_server
 
 from authz.audit import AuditLog
-from authz.config import Config
+from authz.config import Config, load_config
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
+from authz.policy.engine import SCHEMA_FILE
 from authz.reasons import Reason
 from authz.server.adapter import ResponseEncoder, denied_response, to_request
 from authz.server.approvals_api import AgentApprovals
@@ -37,6 +41,10 @@ class AuthorizationServicer:
     def __init__(self, authorizer: Authorizer) -> None:
         self._authorizer = authorizer
         self._encoder = ResponseEncoder()
+
+    def use(self, authorizer: Authorizer) -> None:
+        """Decide from now on with ``authorizer`` (a reload); calls in flight finish with the old one."""
+        self._authorizer = authorizer
 
     def Check(self, request: pb.CheckRequest, context: Any) -> bytes:  # noqa: N802
         try:
@@ -63,9 +71,17 @@ class AuthzServer:
     """Owns every resource of one agent-authz process; ``start`` then ``stop`` (or ``wait``)."""
 
     def __init__(
-        self, config: Config, *, listen: str | None = None, metrics_listen: str | None = None
+        self,
+        config: Config,
+        *,
+        listen: str | None = None,
+        metrics_listen: str | None = None,
+        overrides: Callable[[Config], Config] = lambda c: c,
+        watch_interval: float | None = 1.0,
     ) -> None:
         self.config = config
+        self._overrides, self._watch_interval = overrides, watch_interval
+        self._reload_lock = threading.Lock()
         self._listen = listen or config.server.listen
         self._metrics_listen = metrics_listen or config.server.metrics_listen
         self.metrics = Metrics()
@@ -81,11 +97,13 @@ class AuthzServer:
                 on_failure=self.metrics.webhook_failures.inc,
             )
             queue = NotifyingQueue(queue, self.webhook)
+        self._queue = queue
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
+        self._servicer = AuthorizationServicer(self.authorizer)
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )
-        self._grpc.add_generic_rpc_handlers((AuthorizationServicer(self.authorizer).handler(),))
+        self._grpc.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         add_approvals_api(AgentApprovals(queue, config.approvals.poll_interval), self._grpc)
         self.port = 0
@@ -102,6 +120,8 @@ class AuthzServer:
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
         self._set_serving(True)
+        if self._watch_interval is not None:
+            threading.Thread(target=self._watch, name="config-watch", daemon=True).start()
         log.info(
             "agent-authz serving ext_authz on %s:%d, metrics on %s:%d",
             self._listen.rpartition(":")[0],
@@ -137,11 +157,63 @@ class AuthzServer:
         self.store.close()
         log.info("agent-authz stopped")
 
+    def reload(self) -> bool:
+        """Read the config and policies again; on any problem keep deciding with the last good set.
+
+        What belongs to the running process (listen addresses, workers, audit log, state store)
+        is kept; changing it needs a restart.
+        """
+        with self._reload_lock:
+            try:
+                config = self._overrides(load_config(self.config.source))
+                config = replace(
+                    config,
+                    server=self.config.server,
+                    audit=self.config.audit,
+                    store_path=self.config.store_path,
+                )
+                authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=self._queue)
+            except Exception as exc:  # noqa: BLE001 - a reload never stops or breaks the server
+                log.error("reload refused, still deciding with the previous config and policies: %s", exc)
+                self.metrics.reloads.labels(result="failed").inc()
+                return False
+            self._servicer.use(authorizer)
+            self.authorizer, self.config = authorizer, config
+            self.metrics.reloads.labels(result="ok").inc()
+            log.info("reloaded %s and its policies", config.source)
+            return True
+
+    def _watched(self) -> dict[Path, tuple[int, int]]:
+        files = [self.config.source]
+        if self.config.policy_dir is not None:
+            files += sorted(self.config.policy_dir.glob("*.cedar")) + [self.config.policy_dir / SCHEMA_FILE]
+        if self.config.directory is not None and self.config.directory.path is not None:
+            files.append(self.config.directory.path)
+        seen = {}
+        for path in files:
+            try:
+                info = path.stat()
+                seen[path] = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                seen[path] = (-1, -1)
+        return seen
+
+    def _watch(self) -> None:
+        """Reload when the config, a policy file or the directory file changes."""
+        assert self._watch_interval is not None
+        last = self._watched()
+        while not self._stopped.wait(self._watch_interval):
+            current = self._watched()
+            if current != last:
+                self.reload()
+                last = self._watched()
+
     def serve_forever(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down cleanly."""
+        """Run until SIGTERM or SIGINT, then shut down cleanly; SIGHUP reloads."""
         wake = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: wake.set())
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
         self.start()
         wake.wait()
         self.stop()
