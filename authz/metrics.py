@@ -27,6 +27,10 @@ class Metrics:
             "authz_approval_replays_blocked_total", "Approval tokens presented again after use", registry=r
         )
         self.revocations = Counter("authz_revocations_total", "Tasks revoked", registry=r)
+        self.shadow_denies = Counter(
+            "authz_shadow_denies_total", "Policy denies not enforced (shadow mode): the request went on",
+            ["reason", "class"], registry=r,
+        )  # fmt: skip
         self.reloads = Counter(
             "authz_reloads_total", "Config and policy reloads, by result (a failed one changes nothing)",
             ["result"], registry=r,

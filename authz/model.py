@@ -50,6 +50,7 @@ class Decision:
     target: Principal | None = None  # stage 7: the directory's view of the target
     context_degraded: bool = False  # a read let through with the target's attributes unknown
     policies: tuple[str, ...] = ()  # stage 8: the policies that decided
+    shadow: dict[str, Any] | None = None  # stage 8 in shadow mode: the decision it did not enforce
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
 

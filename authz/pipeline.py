@@ -90,7 +90,7 @@ class Authorizer:
             directory = directory_from(settings)
         self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
         self._policy = (
-            PolicyStage(Policies.load(config.policy_dir), config.intents, store)
+            PolicyStage(Policies.load(config.policy_dir), config.intents, store, config.policy_enforce)
             if config.policy_dir
             else None
         )

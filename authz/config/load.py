@@ -6,6 +6,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -61,7 +62,7 @@ def load_config(path: str | Path) -> Config:
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=approvals_section(top.table("approvals")),
         directory=_directory(top.table("directory")) if "directory" in top.data else None,
-        policy_dir=_policy_dir(top.table("policy")) if "policy" in top.data else None,
+        **_policy(top.table("policy") if "policy" in top.data else None),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -181,6 +182,7 @@ def _routes(top: Table) -> tuple[Route, ...]:
             reversible=t.flag("reversible", False),
             allow_query=t.flag("allow_query", False),
             approval=t.flag("approval", False),
+            enforce=t.flag("enforce", True),
         )
         t.done()
         if any((r.method, r.segments) == (route.method, route.segments) for r in routes):
@@ -236,14 +238,17 @@ def _directory(t: Table) -> DirectoryConfig:
     return cfg
 
 
-def _policy_dir(t: Table) -> Path:
+def _policy(t: Table | None) -> dict[str, Any]:
+    if t is None:
+        return {}
     path = t.path("dir")
+    enforce = t.flag("enforce", True)
     t.done()
     try:
         Policies.load(path)  # loaded again by the server; a broken policy stops it here
     except PolicyError as exc:
         raise ConfigError(t.file, "policy.dir", str(exc)) from None
-    return path
+    return {"policy_dir": path, "policy_enforce": enforce}
 
 
 def _store_path(t: Table) -> Path:

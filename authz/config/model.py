@@ -79,6 +79,7 @@ class Route:
     reversible: bool
     allow_query: bool = False
     approval: bool = False  # needs human approval even though its class does not
+    enforce: bool = True  # False: shadow mode for this route's policy decisions (audited, not enforced)
 
     @property
     def gated(self) -> bool:
@@ -184,3 +185,4 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
     policy_dir: Path | None = None  # Cedar policies and schema; None: the interim rule (no Cedar)
+    policy_enforce: bool = True  # False: shadow mode for every policy decision

@@ -76,6 +76,14 @@ RESET_SVC = Change(
     "svc-backup",
     "credential_recovery",
 )
+MFA_SVC = Change(
+    "POST",
+    "/v1/users/svc-backup/mfa/reset",
+    _json({"user": "svc-backup"}),
+    "user.mfa.reset",
+    "svc-backup",
+    "credential_recovery",
+)
 RESET_CAROL = Change(
     "POST",
     "/v1/users/carol/password/reset",
@@ -361,6 +369,18 @@ def policies(d: Demo) -> Iterator[Outcome]:
     two = [d.approve(a, privileged, RESET_CAROL) for a in ("dana", "erik")]
     yield d.expect(
         "privileged user's reset with two approvals", 200, "", d.change(privileged, RESET_CAROL, two)
+    )
+    shadowed = d.token(intent="credential_recovery", actions=("user.mfa.reset",), principals=("svc-backup",))
+    resp = d.change(shadowed, MFA_SVC, [d.approve("dana", shadowed, MFA_SVC)])
+    records = [json.loads(line) for line in d.stack.audit_path.read_text().splitlines()]
+    audited: dict[str, Any] = next((r for r in reversed(records) if r.get("path") == MFA_SVC.path), {})
+    shadow = audited.get("shadow") or {}
+    yield Outcome(
+        "shadow-mode route: a would-be deny passes; the audit has it",
+        200,
+        resp.status,
+        "audited: deny machine_identity_recovery",
+        f"audited: {shadow.get('decision')} {shadow.get('reason')}" if shadow else "not audited",
     )
 
 

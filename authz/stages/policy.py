@@ -26,8 +26,10 @@ _MEMO_LIMIT = 16_384
 
 
 class PolicyStage:
-    def __init__(self, policies: Policies, intents: Mapping[str, Intent], store: StateStore) -> None:
-        self._policies, self._intents, self._store = policies, intents, store
+    def __init__(
+        self, policies: Policies, intents: Mapping[str, Intent], store: StateStore, enforce: bool = True
+    ) -> None:
+        self._policies, self._intents, self._store, self._enforce = policies, intents, store, enforce
         self._memo: dict[tuple[object, ...], PolicyVerdict] = {}  # Cedar is pure: see Policies
 
     def check(self, d: Decision, now: dt.datetime) -> None:
@@ -38,6 +40,11 @@ class PolicyStage:
         if verdict.allowed:
             return
         detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
+        if not (self._enforce and d.operation.route.enforce):
+            # Shadow mode: the real decision is audited and counted, the request goes on.
+            # Only this stage can be shadowed: stages 1-6 are invariants (DESIGN §2).
+            d.shadow = {"decision": "deny", **detail["policy"]}
+            return
         if verdict.errors:
             raise Denied(Reason.POLICY_DENIED, "the policy could not be evaluated; denied", detail)
         reason = _KNOWN.get(verdict.reason or "", Reason.POLICY_DENIED)

@@ -42,6 +42,9 @@ class RecordStage:
         if decision.reason is Reason.APPROVAL_REPLAYED:
             self._metrics.replays_blocked.inc()
         op_class = decision.operation.op_class if decision.operation else "unknown"
+        if decision.shadow is not None:
+            labels = {"reason": str(decision.shadow.get("reason")), "class": op_class}
+            self._metrics.shadow_denies.labels(**labels).inc()
         self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
         return decision
 
@@ -112,6 +115,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "approvers": decision.approvers,
         "approval_ids": [a.approval_id for a in decision.approvals],
         "policies": list(decision.policies),
+        "shadow": decision.shadow,
         "request_id": request.request_id[:128] or None,
         "trace_id": _trace_id(request.headers),
         "latency_us": int(elapsed * 1e6),

@@ -91,3 +91,43 @@ def test_a_forbids_reason_is_the_reason_when_it_is_a_known_code(
     for s in setup(tmp_path, extra):
         decision = s.read()
         assert decision.reason is reason and decision.body_extra["policy"]["reason"] == annotation
+
+
+def shadow_setup(tmp_path: Path, *, everywhere: bool) -> Iterator[Setup]:
+    """The demo config, whose user.mfa.reset route is in shadow mode; or shadow mode everywhere."""
+    for s in setup(tmp_path):
+        if everywhere:
+            config = replace(s.world.config(), policy_enforce=False)
+            s.authz = Authorizer(config, s.audit, s.store, Metrics())
+        yield s
+
+
+def reset(s: Setup, path: str, operation: str, approvers: tuple[str, ...] = ("dana",)) -> Decision:
+    w = s.world
+    task = w.token(w.bot, intent="credential_recovery", actions=(operation,), principals=("svc-backup",))
+    tokens = [w.approval(a, task, "POST", path, operation, "svc-backup") for a in approvers]
+    headers = {"x-agent-intent": "credential_recovery"}
+    if tokens:
+        headers["x-approval-token"] = ",".join(tokens)
+    return s.authz.check(w.request("POST", path, task=task, headers=headers))
+
+
+def test_a_shadow_route_lets_a_policy_deny_through_and_audits_it(tmp_path: Path) -> None:
+    for s in shadow_setup(tmp_path, everywhere=False):
+        mfa = reset(s, "/v1/users/svc-backup/mfa/reset", "user.mfa.reset")
+        assert mfa.allowed and mfa.shadow is not None and mfa.shadow["reason"] == "machine_identity_recovery"
+        password = reset(s, "/v1/users/svc-backup/password/reset", "user.password.reset")
+        assert password.reason is Reason.POLICY_DENIED  # other routes still enforce
+        record = s.records()[0]
+        assert record["decision"] == "allow" and record["shadow"]["decision"] == "deny"
+
+
+def test_shadow_mode_never_waives_approvals_or_identity(tmp_path: Path) -> None:
+    for s in shadow_setup(tmp_path, everywhere=True):
+        assert reset(s, "/v1/users/svc-backup/mfa/reset", "user.mfa.reset", approvers=()).reason is (
+            Reason.APPROVAL_REQUIRED
+        )
+        rogue = s.world.svid("spiffe://agents.example.org/agent/rogue-bot")
+        assert s.authz.check(s.world.request(svid=rogue)).reason is Reason.UNKNOWN_AGENT
+        everywhere = reset(s, "/v1/users/svc-backup/password/reset", "user.password.reset")
+        assert everywhere.allowed and everywhere.shadow is not None
