@@ -19,7 +19,8 @@ from authz.tasks import IssueError
 _APPROVER_ID = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
-def _operator() -> str:
+def operator_name() -> str:
+    """Who runs this command, for the record of a revocation, suspension or denial."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -93,22 +94,16 @@ def task_issue(args: argparse.Namespace) -> int:
 
 
 def task_revoke(args: argparse.Namespace) -> int:
-    store = SqliteStore(load_config(args.config).store_path)
-    try:
-        fresh = store.revoke_task(args.task_id, reason=args.reason, by=_operator())
-    finally:
-        store.close()
+    with SqliteStore(load_config(args.config).store_path) as store:
+        fresh = store.revoke_task(args.task_id, reason=args.reason, by=operator_name())
     print(f"task {args.task_id} {'revoked' if fresh else 'was already revoked'}")
     return 0
 
 
 def task_revoked(args: argparse.Namespace) -> int:
-    store = SqliteStore(load_config(args.config).store_path)
-    try:
+    with SqliteStore(load_config(args.config).store_path) as store:
         for r in store.revocations(args.limit):
             print(f"{r.task_id}\t{r.reason}\tby {r.by}")
-    finally:
-        store.close()
     return 0
 
 
@@ -117,22 +112,16 @@ def agent_switch(args: argparse.Namespace) -> int:
     if args.spiffe_id not in config.agents:
         print(f"{args.spiffe_id} is not a registered agent", file=sys.stderr)
         return 1
-    store = SqliteStore(config.store_path)
-    try:
-        store.set_agent_suspended(args.spiffe_id, args.action == "suspend", by=_operator())
-    finally:
-        store.close()
+    with SqliteStore(config.store_path) as store:
+        store.set_agent_suspended(args.spiffe_id, args.action == "suspend", by=operator_name())
     print(f"{args.spiffe_id}: {args.action}d (every agent-authz process sees it on its next request)")
     return 0
 
 
 def agent_list(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = SqliteStore(config.store_path)
-    try:
+    with SqliteStore(config.store_path) as store:
         suspended = set(store.suspended_agents())
-    finally:
-        store.close()
     for agent in config.agents.values():
         status = "suspended (kill switch)" if agent.spiffe_id in suspended else agent.status.value
         print(f"{agent.spiffe_id}\t{status}\towner {agent.owner}")

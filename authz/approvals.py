@@ -17,13 +17,10 @@ from typing import Any
 
 import jwt
 
+from authz.jws import int_claim, text_claim
 from authz.keys import PrivateKey, algorithm_of
 
 APPROVAL_TYP = "approval+jwt"
-
-
-class ApprovalClaimsError(ValueError):
-    """Verified claims that do not have the shape of an approval token."""
 
 
 def _b64(data: bytes) -> str:
@@ -53,31 +50,17 @@ class Approval:
     expires: int
 
 
-def _str(claims: Mapping[str, Any], name: str) -> str:
-    value = claims.get(name)
-    if not isinstance(value, str) or not value:
-        raise ApprovalClaimsError(f"'{name}' must be a non-empty string")
-    return value
-
-
-def _int(claims: Mapping[str, Any], name: str) -> int:
-    value = claims.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ApprovalClaimsError(f"'{name}' must be an integer")
-    return value
-
-
 def parse_claims(claims: Mapping[str, Any]) -> Approval:
     return Approval(
-        approval_id=_str(claims, "jti"),
-        approver=_str(claims, "iss"),
-        agent=_str(claims, "sub"),
-        task_id=_str(claims, "task"),
-        operation=_str(claims, "op"),
-        principal=_str(claims, "principal"),
-        req=_str(claims, "req"),
-        issued_at=_int(claims, "iat"),
-        expires=_int(claims, "exp"),
+        approval_id=text_claim(claims, "jti"),
+        approver=text_claim(claims, "iss"),
+        agent=text_claim(claims, "sub"),
+        task_id=text_claim(claims, "task"),
+        operation=text_claim(claims, "op"),
+        principal=text_claim(claims, "principal"),
+        req=text_claim(claims, "req"),
+        issued_at=int_claim(claims, "iat"),
+        expires=int_claim(claims, "exp"),
     )
 
 

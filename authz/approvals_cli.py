@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import getpass
 import json
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from authz.admin import operator_name
 from authz.approvals import sign_approval
 from authz.config import Approver, Config, load_config
 from authz.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
@@ -28,11 +28,8 @@ _BODY_SHOWN = 4096
 
 @contextlib.contextmanager
 def _queue(config: Config) -> Iterator[SqliteQueue]:
-    store = SqliteStore(config.store_path)
-    try:
+    with SqliteStore(config.store_path) as store:
         yield SqliteQueue(store)
-    finally:
-        store.close()
 
 
 def _when(ts: float) -> str:
@@ -153,19 +150,12 @@ def approvals_deny(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with _queue(config) as queue:
         try:
-            updated = queue.deny(args.request_id, by=_operator(), reason=args.reason, now=time.time())
+            updated = queue.deny(args.request_id, by=operator_name(), reason=args.reason, now=time.time())
         except QueueError as exc:
             print(f"cannot deny: {exc}", file=sys.stderr)
             return 1
     print(f"{updated.request_id}: denied")
     return 0
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

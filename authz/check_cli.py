@@ -25,48 +25,8 @@ from authz.config import Config, load_config
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.pipeline import Authorizer
-from authz.reasons import Reason
+from authz.reasons import STAGE_OF, STAGES, Reason
 from authz.store.sqlite import SqliteStore
-
-STAGES = (
-    "identity",
-    "operation",
-    "task",
-    "binding",
-    "intent",
-    "approval",
-    "context",
-    "policy",
-    "budget",
-    "record",
-)
-R = Reason
-_BY_STAGE: tuple[tuple[Reason, ...], ...] = (
-    (R.MISSING_CLIENT_IDENTITY, R.INVALID_CLIENT_CERTIFICATE, R.UNKNOWN_AGENT, R.AGENT_SUSPENDED),
-    (R.UNKNOWN_ROUTE, R.MALFORMED_REQUEST),
-    (
-        R.TASK_TOKEN_MISSING,
-        R.TASK_TOKEN_INVALID,
-        R.TASK_TOKEN_EXPIRED,
-        R.TOKEN_BINDING_MISMATCH,
-        R.TASK_REVOKED,
-    ),
-    (R.PRINCIPAL_NOT_IN_SCOPE, R.OPERATION_NOT_IN_SCOPE),
-    (R.INTENT_MISSING, R.INTENT_MISMATCH),
-    (
-        R.APPROVAL_REQUIRED,
-        R.APPROVAL_INVALID,
-        R.APPROVAL_NOT_BOUND,
-        R.APPROVER_NOT_ALLOWED,
-        R.APPROVALS_INSUFFICIENT,
-        R.APPROVAL_REPLAYED,
-    ),
-    (R.CONTEXT_UNAVAILABLE,),
-    (R.POLICY_DENIED,),
-    (R.BUDGET_EXHAUSTED,),
-    (R.AUDIT_UNAVAILABLE, R.STORE_UNAVAILABLE, R.INTERNAL_ERROR),
-)
-_STAGE_OF = {reason: number for number, reasons in enumerate(_BY_STAGE, start=1) for reason in reasons}
 
 
 class RequestFileError(ValueError):
@@ -122,7 +82,7 @@ def decide_offline(config: Config, request: RequestContext) -> Decision:
 
 
 def report(decision: Decision) -> list[str]:
-    failing = None if decision.allowed else _STAGE_OF.get(decision.reason, 10)
+    failing = None if decision.allowed else STAGE_OF.get(decision.reason, 10)
     lines = []
     for number, name in enumerate(STAGES, start=1):
         if failing is None or number < failing:

@@ -23,6 +23,24 @@ class JwsError(ValueError):
     """Why a token was refused; safe to show (never holds token text)."""
 
 
+class ClaimsError(ValueError):
+    """Verified claims that do not have the shape the token type requires."""
+
+
+def text_claim(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise ClaimsError(f"'{name}' must be a non-empty string")
+    return value
+
+
+def int_claim(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ClaimsError(f"'{name}' must be an integer")
+    return value
+
+
 class JwsVerifier:
     def __init__(self, typ: str, keys: Mapping[str, PublicKey], algorithms: frozenset[str]) -> None:
         self._typ, self._keys, self._algorithms = typ, keys, algorithms

@@ -26,6 +26,11 @@ INJECTED_HEADERS = (
 CREDENTIAL_HEADERS = ("x-agent-task-token", "x-approval-token")
 
 
+#: Headers an agent writes for the humans who read audit records and approval requests,
+#: kept only up to this many characters.
+NOTE_HEADERS = {"x-agent-intent": 128, "x-agent-justification": 1024, "x-agent-prompt-ref": 256}
+
+
 @dataclass(frozen=True)
 class RequestContext:
     method: str
@@ -35,6 +40,11 @@ class RequestContext:
     principal: str  # source.principal: the URI SAN Envoy saw
     certificate: str  # source.certificate: URL-encoded PEM of the client leaf
     request_id: str = ""
+
+    def note(self, name: str) -> str | None:
+        """One of ``NOTE_HEADERS``, capped."""
+        value = self.headers.get(name)
+        return None if value is None else value[: NOTE_HEADERS[name]]
 
 
 @dataclass

@@ -90,7 +90,7 @@ class Authorizer:
             directory = directory_from(settings)
         self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
         self._policy = (
-            PolicyStage(Policies.load(config.policy_dir), config.intents, store, config.policy_enforce)
+            PolicyStage(Policies.load(config.policy_dir), config.intents, config.policy_enforce)
             if config.policy_dir
             else None
         )
@@ -136,11 +136,12 @@ class Authorizer:
         if d.operation.route.gated:
             d.approvals = self._approval.check(r, d.agent, d.task, d.operation, seconds)  # 6
         d.target, d.context_degraded = self._context.target(d.operation)  # 7
+        calls = self._store.task_calls(d.task.task_id) if d.task.max_calls is not None else 0
         if self._policy is not None:
-            self._policy.check(d, now)  # 8
+            self._policy.check(d, now, calls)  # 8
         else:
             _until_policy_lands(d.operation)  # 8, until policies are configured
-        if d.task.max_calls is not None and self._store.task_calls(d.task.task_id) >= d.task.max_calls:  # 9
+        if d.task.max_calls is not None and calls >= d.task.max_calls:  # 9
             raise Denied(
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
             )

@@ -50,6 +50,52 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+#: The pipeline's stages (DESIGN §2), and the stage each deny reason belongs to.
+STAGES = (
+    "identity",
+    "operation",
+    "task",
+    "binding",
+    "intent",
+    "approval",
+    "context",
+    "policy",
+    "budget",
+    "record",
+)
+_BY_STAGE: tuple[tuple[Reason, ...], ...] = (
+    (
+        Reason.MISSING_CLIENT_IDENTITY,
+        Reason.INVALID_CLIENT_CERTIFICATE,
+        Reason.UNKNOWN_AGENT,
+        Reason.AGENT_SUSPENDED,
+    ),
+    (Reason.UNKNOWN_ROUTE, Reason.MALFORMED_REQUEST),
+    (
+        Reason.TASK_TOKEN_MISSING,
+        Reason.TASK_TOKEN_INVALID,
+        Reason.TASK_TOKEN_EXPIRED,
+        Reason.TOKEN_BINDING_MISMATCH,
+        Reason.TASK_REVOKED,
+    ),
+    (Reason.PRINCIPAL_NOT_IN_SCOPE, Reason.OPERATION_NOT_IN_SCOPE),
+    (Reason.INTENT_MISSING, Reason.INTENT_MISMATCH),
+    (
+        Reason.APPROVAL_REQUIRED,
+        Reason.APPROVAL_INVALID,
+        Reason.APPROVAL_NOT_BOUND,
+        Reason.APPROVER_NOT_ALLOWED,
+        Reason.APPROVALS_INSUFFICIENT,
+        Reason.APPROVAL_REPLAYED,
+    ),
+    (Reason.CONTEXT_UNAVAILABLE,),
+    (Reason.POLICY_DENIED,),
+    (Reason.BUDGET_EXHAUSTED,),
+    (Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR),
+)
+STAGE_OF = {reason: number for number, reasons in enumerate(_BY_STAGE, start=1) for reason in reasons}
+
+
 _UNAUTHENTICATED = frozenset(
     {
         Reason.MISSING_CLIENT_IDENTITY,

@@ -19,13 +19,14 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from authz.jws import ClaimsError, int_claim, text_claim
 from authz.keys import PrivateKey, algorithm_of
 
 TASK_TYP = "task+jwt"
 DETAILS_TYPE = "agent_task"
 
 
-class TaskClaimsError(ValueError):
+class TaskClaimsError(ClaimsError):
     """Verified claims that do not have the shape of a task token."""
 
 
@@ -68,20 +69,6 @@ def thumbprint(cert: x509.Certificate) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _str(claims: Mapping[str, Any], name: str) -> str:
-    value = claims.get(name)
-    if not isinstance(value, str) or not value:
-        raise TaskClaimsError(f"'{name}' must be a non-empty string")
-    return value
-
-
-def _int(claims: Mapping[str, Any], name: str) -> int:
-    value = claims.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TaskClaimsError(f"'{name}' must be an integer")
-    return value
-
-
 def _strings(value: Any, name: str) -> frozenset[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise TaskClaimsError(f"'{name}' must be a non-empty list of strings")
@@ -115,22 +102,22 @@ def parse_claims(claims: Mapping[str, Any], max_depth: int) -> Task:
     if budget is not None:
         if not isinstance(budget, dict):
             raise TaskClaimsError("'budget' must be an object")
-        max_calls = _int(budget, "max_calls")
+        max_calls = int_claim(budget, "max_calls")
         if max_calls < 1:
             raise TaskClaimsError("'budget.max_calls' must be at least 1")
     return Task(
-        task_id=_str(claims, "jti"),
-        issuer=_str(claims, "iss"),
-        subject=_str(claims, "sub"),
+        task_id=text_claim(claims, "jti"),
+        issuer=text_claim(claims, "iss"),
+        subject=text_claim(claims, "sub"),
         actors=_actors(claims.get("act"), max_depth),
         thumbprint=cnf["x5t#S256"],
-        intent=_str(claims, "intent"),
+        intent=text_claim(claims, "intent"),
         actions=_strings(detail.get("actions"), "actions"),
         principals=_strings(detail.get("principals"), "principals"),
         max_calls=max_calls,
-        issued_at=_int(claims, "iat"),
-        not_before=_int(claims, "nbf"),
-        expires=_int(claims, "exp"),
+        issued_at=int_claim(claims, "iat"),
+        not_before=int_claim(claims, "nbf"),
+        expires=int_claim(claims, "exp"),
     )
 
 

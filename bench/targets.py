@@ -17,7 +17,6 @@ import functools
 import http.client
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -30,17 +29,16 @@ from cryptography import x509
 
 from authz.config import load_config
 from authz.demo.stack import (
-    ISSUER_KID,
     copy_demo_policies,
     demo_config,
     envoy_binary,
     free_port,
+    sign_demo_task,
+    stop_processes,
     write_demo_directory,
     write_demo_keys,
 )
 from authz.envoy_config import EnvoyParams, render, to_yaml
-from authz.issuer import issue
-from authz.keys import load_private_key
 from authz.pki import DevPki
 
 TRUST_DOMAIN = "agents.example.org"
@@ -81,16 +79,9 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
 
 def task_headers(workdir: Path, pki: DevPki) -> dict[str, str]:
     """What the agent sends on every request: a task token for reading alice, and its intent."""
-    token = issue(
-        load_config(workdir / "agent-authz.toml"),
-        key=load_private_key(workdir / "keys" / "task-issuer.key"),
-        kid=ISSUER_KID,
-        agent_cert=x509.load_pem_x509_certificate(pki.agent_cert(AGENT).read_bytes()),
-        intent=INTENT,
-        principals=["alice"],
-        actions=["user.read"],
-        ttl=TASK_TTL,
-    )
+    cert = x509.load_pem_x509_certificate(pki.agent_cert(AGENT).read_bytes())
+    config = load_config(workdir / "agent-authz.toml")
+    token = sign_demo_task(workdir, config, cert, intent=INTENT, principals=["alice"], ttl=TASK_TTL)
     return {"x-agent-task-token": token, "x-agent-intent": INTENT}
 
 
@@ -205,18 +196,10 @@ class Target:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM each child (Envoy first), then SIGKILL whatever is still running after ``timeout``."""
-        for proc in ["envoy", *self._servers]:
-            p = self.procs.get(proc)
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in list(self.procs):
-            p = self.procs.pop(proc)
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait()
+        order = [name for name in ["envoy", *self._servers] if name in self.procs]
+        stop_processes([self.procs.pop(name) for name in order], timeout)
+        stop_processes(list(self.procs.values()), timeout)  # anything else started
+        self.procs.clear()
 
     def log_tail(self, lines: int = 15) -> str:
         out = []

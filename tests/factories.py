@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jwt
 from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 
-from authz.approvals import request_hash, sign_approval
 from authz.config import Config, load_config
-from authz.demo.stack import copy_demo_policies, demo_config, write_demo_directory, write_demo_keys
-from authz.issuer import issue
+from authz.demo.stack import (
+    ISSUER_KID,
+    copy_demo_policies,
+    demo_config,
+    sign_demo_approval,
+    sign_demo_task,
+    write_demo_directory,
+    write_demo_keys,
+)
 from authz.keys import PrivateKey, load_private_key
 from authz.model import RequestContext
 from authz.pki import DevPki, Issued, make_svid
@@ -32,7 +36,7 @@ def envoy_cert(issued: Issued) -> str:
     return quote(issued.cert_pem.decode(), safe="")
 
 
-KID = "dev-issuer-1"
+KID = ISSUER_KID  # the demo config's task issuer key
 
 
 @dataclass
@@ -48,27 +52,9 @@ class World:
     def issuer_key(self) -> PrivateKey:
         return load_private_key(self.root / "keys" / "task-issuer.key")
 
-    def token(
-        self,
-        svid: Issued,
-        *,
-        intent: str = "account_support",
-        principals: tuple[str, ...] = ("alice",),
-        actions: tuple[str, ...] = ("user.read",),
-        ttl: int = 300,
-        **kwargs: object,
-    ) -> str:
-        return issue(
-            self.config(),
-            key=self.issuer_key,
-            kid=KID,
-            agent_cert=svid.cert,
-            intent=intent,
-            principals=principals,
-            actions=actions,
-            ttl=ttl,
-            **kwargs,
-        )  # type: ignore[arg-type]
+    def token(self, svid: Issued, **kwargs: Any) -> str:
+        """A task token for ``svid``'s agent (defaults: read alice under account_support)."""
+        return sign_demo_task(self.root, self.config(), svid.cert, **kwargs)
 
     @property
     def ca(self) -> Issued:
@@ -91,26 +77,13 @@ class World:
         *,
         body: bytes = b"",
         agent: str = BOT,
-        ttl: int = 300,
-        now: int | None = None,
-        key: PrivateKey | None = None,
         **kwargs: Any,
     ) -> str:
-        """An approval token by ``approver`` (signed with its demo key unless ``key``) for one request."""
-        task_id = jwt.decode(task_token, options={"verify_signature": False})["jti"]
-        return sign_approval(
-            key=key or load_private_key(self.root / "keys" / f"approver-{approver}.key"),
-            approver=approver,
-            audience=self.config().tasks.audience,
-            agent=agent,
-            task_id=task_id,
-            operation=operation,
-            principal=principal,
-            req=request_hash(method, path, body),
-            ttl=ttl,
-            now=int(time.time()) if now is None else now,
-            **kwargs,
-        )
+        """An approval token by ``approver`` (signed with its demo key unless ``key=``) for one request."""
+        return sign_demo_approval(
+            self.root, self.config(), approver, task_token, method, path, body,
+            agent_id=agent, operation=operation, principal=principal, **kwargs,
+        )  # fmt: skip
 
     def request(
         self,

@@ -39,6 +39,14 @@ class Directory:
         }
     )
 
+    def entry(self, name: str) -> dict[str, Any] | None:
+        """A principal as the directory lookup answers: kind, privileged, current groups."""
+        user = self.users.get(name)
+        if user is None:
+            return None
+        groups = sorted(g for g, members in self.groups.items() if name in members)
+        return {"kind": user["kind"], "privileged": user["privileged"], "groups": groups}
+
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1/users/([^/]+)"), "read_user"),
@@ -78,15 +86,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.partition("?")[0]
-        action = None
+        executed = None
+        status, payload = 404, {"error": "no such endpoint"}
         for method, pattern, action in _ROUTES:
             match = pattern.fullmatch(path)
             if method == self.command and match:
+                executed = action
                 status, payload = getattr(self, action)(*match.groups(), body=body)
                 break
-        else:
-            status, payload = 404, {"error": "no such endpoint"}
-        if action != "lookup_principal":  # the record is what the API executed, not lookups
+        if executed != "lookup_principal":  # the record is what the API executed, not lookups
             self.server.record(
                 {
                     "method": self.command,
@@ -115,11 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
     def lookup_principal(self, quoted: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """The directory lookup agent-authz's HTTP provider makes (stage 7); not for agents."""
         name = unquote(quoted)
-        user = self._user(name)
-        if user is None:
-            return 404, {"error": "no such principal"}
-        groups = sorted(g for g, members in self.server.directory.groups.items() if name in members)
-        return 200, {"name": name, "kind": user["kind"], "privileged": user["privileged"], "groups": groups}
+        entry = self.server.directory.entry(name)
+        return (200, {"name": name, **entry}) if entry else (404, {"error": "no such principal"})
 
     def reset_password(self, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if not self._user(name):

@@ -27,10 +27,10 @@ import jwt
 from cryptography import x509
 
 from authz.approvals import request_hash, sign_approval
-from authz.config import load_config
+from authz.config import Config, load_config
 from authz.envoy_config import EnvoyParams, render, to_yaml
 from authz.issuer import issue
-from authz.keys import load_private_key, write_key_pair
+from authz.keys import PrivateKey, load_private_key, write_key_pair
 from authz.pki import DevPki
 
 TRUST_DOMAIN = "agents.example.org"
@@ -79,15 +79,67 @@ def write_demo_directory(path: Path) -> None:
     from authz.demo.sample_api import Directory
 
     directory = Directory()
-    principals = {
-        name: {
-            "kind": user["kind"],
-            "privileged": user["privileged"],
-            "groups": sorted(g for g, members in directory.groups.items() if name in members),
-        }
-        for name, user in directory.users.items()
-    }
+    principals = {name: directory.entry(name) for name in directory.users}
     path.write_text(json.dumps({"principals": principals}, indent=2) + "\n")
+
+
+def sign_demo_task(
+    root: Path,
+    config: Config,
+    agent_cert: x509.Certificate,
+    *,
+    intent: str = "account_support",
+    principals: Sequence[str] = ("alice",),
+    actions: Sequence[str] = ("user.read",),
+    ttl: int = 300,
+    **kwargs: Any,
+) -> str:
+    """A task token signed with the demo issuer key under ``root``/keys (see ``write_demo_keys``)."""
+    return issue(
+        config,
+        key=load_private_key(root / "keys" / "task-issuer.key"),
+        kid=ISSUER_KID,
+        agent_cert=agent_cert,
+        intent=intent,
+        principals=principals,
+        actions=actions,
+        ttl=ttl,
+        **kwargs,
+    )
+
+
+def sign_demo_approval(
+    root: Path,
+    config: Config,
+    approver: str,
+    task_token: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    agent_id: str,
+    operation: str,
+    principal: str,
+    ttl: int = 300,
+    now: int | None = None,
+    key: PrivateKey | None = None,
+    **kwargs: Any,
+) -> str:
+    """``approver``'s approval of exactly this request, signed with their demo key under
+    ``root``/keys unless ``key`` is given."""
+    return sign_approval(
+        key=key or load_private_key(root / "keys" / f"approver-{approver}.key"),
+        approver=approver,
+        audience=config.tasks.audience,
+        agent=agent_id,
+        task_id=jwt.decode(task_token, options={"verify_signature": False})["jti"],
+        operation=operation,
+        principal=principal,
+        req=request_hash(method, path, body),
+        ttl=ttl,
+        now=int(time.time()) if now is None else now,
+        **kwargs,
+    )
 
 
 def write_demo_keys(keys: Path) -> None:
@@ -107,6 +159,20 @@ class StackError(RuntimeError):
 
 def _authz_names(count: int) -> list[str]:
     return ["authz", *(f"authz{i}" for i in range(2, count + 1))]
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
+    """SIGTERM each (in this order), then SIGKILL whatever still runs ``timeout`` seconds later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def free_port() -> int:
@@ -323,15 +389,8 @@ class Stack:
 
     def stop_process(self, name: str, timeout: float = 10.0) -> None:
         proc = self.procs.pop(name, None)
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if proc is not None:
+            stop_processes([proc], timeout)
 
     def stop(self) -> None:
         for name in ("envoy", *_authz_names(self.authz_processes), "upstream"):
@@ -349,29 +408,10 @@ class Stack:
     def issuer_key_path(self) -> Path:
         return self.workdir / "keys" / "task-issuer.key"
 
-    def task_token(
-        self,
-        agent: str,
-        *,
-        intent: str = "account_support",
-        principals: tuple[str, ...] = ("alice",),
-        actions: tuple[str, ...] = ("user.read",),
-        ttl: int = 300,
-        **kwargs: Any,
-    ) -> str:
+    def task_token(self, agent: str, **kwargs: Any) -> str:
         """A task token for ``agent``, signed by the stack's task issuer under the catalogue's rules."""
         cert = x509.load_pem_x509_certificate(self.pki.agent_cert(agent).read_bytes())
-        return issue(
-            load_config(self.config_path),
-            key=load_private_key(self.issuer_key_path),
-            kid=ISSUER_KID,
-            agent_cert=cert,
-            intent=intent,
-            principals=principals,
-            actions=actions,
-            ttl=ttl,
-            **kwargs,
-        )
+        return sign_demo_task(self.workdir, load_config(self.config_path), cert, **kwargs)
 
     def approval(
         self,
@@ -382,26 +422,14 @@ class Stack:
         body: bytes,
         *,
         agent: str,
-        operation: str,
-        principal: str,
-        ttl: int = 300,
-        now: int | None = None,
+        **kwargs: Any,
     ) -> str:
-        """What ``approver`` signs with their own key to approve exactly this request."""
-        config = load_config(self.config_path)
-        task_id = jwt.decode(task_token, options={"verify_signature": False})["jti"]
-        return sign_approval(
-            key=load_private_key(self.workdir / "keys" / f"approver-{approver}.key"),
-            approver=approver,
-            audience=config.tasks.audience,
-            agent=self.pki.spiffe_id(agent),
-            task_id=task_id,
-            operation=operation,
-            principal=principal,
-            req=request_hash(method, path, body),
-            ttl=ttl,
-            now=int(time.time()) if now is None else now,
-        )
+        """What ``approver`` signs with their own key to approve exactly this request
+        (``operation=`` and ``principal=`` name what it does)."""
+        return sign_demo_approval(
+            self.workdir, load_config(self.config_path), approver, task_token, method, path, body,
+            agent_id=self.pki.spiffe_id(agent), **kwargs,
+        )  # fmt: skip
 
     def upstream_record(self) -> list[dict[str, Any]]:
         if not self.record_path.exists():

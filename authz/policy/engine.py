@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,10 +140,14 @@ class Policies:
         return meta
 
     def decide(self, request: PolicyInput) -> PolicyVerdict:
-        key = _key(request)
+        return self.remembered(_key(request), lambda: request)
+
+    def remembered(self, key: Hashable | None, build: Callable[[], PolicyInput]) -> PolicyVerdict:
+        """The verdict for the input ``build`` makes, which ``key`` must identify completely;
+        ``build`` is called only when the verdict is not remembered (None: never remember)."""
         verdict = self._memo.get(key) if key is not None else None
         if verdict is None:
-            verdict = self._evaluate(request)
+            verdict = self._evaluate(build())
             if key is not None and not verdict.errors:
                 if len(self._memo) >= self.MEMO_LIMIT:
                     self._memo = {}

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from authz.approvals import APPROVAL_TYP, Approval, ApprovalClaimsError, parse_claims, request_hash
+from authz.approvals import APPROVAL_TYP, Approval, parse_claims, request_hash
 from authz.config import Agent, ApprovalsConfig, Intent
-from authz.jws import JwsError, JwsVerifier
+from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.model import RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
@@ -27,7 +27,6 @@ from authz.tasks import Task
 APPROVAL_HEADER = "x-approval-token"
 #: Where an agent polls its approval request, through the proxy (the agent-facing approval API).
 POLL_PATH = "/.well-known/agent-authz/approvals/"
-_CAPS = {"x-agent-justification": 1024, "x-agent-prompt-ref": 256}
 
 
 class ApprovalStage:
@@ -110,8 +109,8 @@ class ApprovalStage:
             task_id=task.task_id,
             on_behalf_of=task.on_behalf_of,
             intent=task.intent,
-            justification=_header(r, "x-agent-justification"),
-            prompt_ref=_header(r, "x-agent-prompt-ref"),
+            justification=r.note("x-agent-justification"),
+            prompt_ref=r.note("x-agent-prompt-ref"),
             operation=operation.name,
             op_class=operation.op_class,
             principal=operation.target,
@@ -148,7 +147,7 @@ class ApprovalStage:
         try:
             kid, claims = self._jws.claims(token)
             approval = parse_claims(claims)
-        except (JwsError, ApprovalClaimsError) as exc:
+        except (JwsError, ClaimsError) as exc:
             raise Denied(Reason.APPROVAL_INVALID, f"an approval token is refused: {exc}") from None
         if approval.approver != kid:
             raise Denied(Reason.APPROVAL_INVALID, "an approval token's iss is not its signing key's approver")
@@ -183,8 +182,3 @@ class ApprovalStage:
                 Reason.APPROVER_NOT_ALLOWED,
                 f"{a.approver} is the agent, its on-behalf-of subject or the target: not an approver here",
             )
-
-
-def _header(r: RequestContext, name: str) -> str | None:
-    value = r.headers.get(name)
-    return None if value is None else value[: _CAPS[name]]

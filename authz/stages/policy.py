@@ -18,24 +18,19 @@ from authz.model import Decision
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
-from authz.store import StateStore
 from authz.tasks import Task
 
 _KNOWN = {r.value: r for r in Reason}
-_MEMO_LIMIT = 16_384
 
 
 class PolicyStage:
-    def __init__(
-        self, policies: Policies, intents: Mapping[str, Intent], store: StateStore, enforce: bool = True
-    ) -> None:
-        self._policies, self._intents, self._store, self._enforce = policies, intents, store, enforce
-        self._memo: dict[tuple[object, ...], PolicyVerdict] = {}  # Cedar is pure: see Policies
+    def __init__(self, policies: Policies, intents: Mapping[str, Intent], enforce: bool = True) -> None:
+        self._policies, self._intents, self._enforce = policies, intents, enforce
 
-    def check(self, d: Decision, now: dt.datetime) -> None:
+    def check(self, d: Decision, now: dt.datetime, task_calls: int) -> None:
         """Records the deciding policies on the decision; raises Denied when Cedar denies."""
         assert d.agent and d.operation and d.task
-        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.approvers, now)
+        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.approvers, now, task_calls)
         d.policies = verdict.policies
         if verdict.allowed:
             return
@@ -62,10 +57,10 @@ class PolicyStage:
         target: Principal | None,
         approvers: list[str],
         now: dt.datetime,
+        calls: int,
     ) -> PolicyVerdict:
         target = target or Principal(operation.target, exists=False)
         intent = self._intents.get(task.intent)
-        calls = self._store.task_calls(task.task_id) if task.max_calls is not None else 0
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
             agent.spiffe_id, agent.owner, agent.status, operation.name, operation.target,
@@ -73,11 +68,9 @@ class PolicyStage:
             task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
             operation.route.reversible, now.hour, operation.params.get("group", ""),
         )  # fmt: skip
-        remembered = self._memo.get(key)
-        if remembered is not None:
-            return remembered
-        verdict = self._policies.decide(
-            PolicyInput(
+        return self._policies.remembered(
+            key,
+            lambda: PolicyInput(
                 agent=agent.spiffe_id,
                 agent_attrs={"owner": agent.owner, "status": str(agent.status)},
                 action=operation.name,
@@ -100,10 +93,5 @@ class PolicyStage:
                     "hour": now.hour,
                     "group": operation.params.get("group", ""),
                 },
-            )
+            ),
         )
-        if not verdict.errors:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo = {}
-            self._memo[key] = verdict
-        return verdict

@@ -18,8 +18,6 @@ from authz.model import Decision
 from authz.reasons import Reason
 from authz.store import CommitOutcome, StateStore, StoreUnavailable
 
-_CAPS = {"x-agent-intent": 128, "x-agent-justification": 1024, "x-agent-prompt-ref": 256}
-
 
 class RecordStage:
     def __init__(self, audit: AuditLog, store: StateStore, metrics: Metrics) -> None:
@@ -75,11 +73,6 @@ _REFUSALS = {
 }
 
 
-def _header(decision: Decision, name: str) -> str | None:
-    value = decision.request.headers.get(name)
-    return None if value is None else value[: _CAPS[name]]
-
-
 def _trace_id(headers: Any) -> str | None:
     parts = headers.get("traceparent", "").split("-")
     if len(parts) == 4 and len(parts[1]) == 32:
@@ -101,9 +94,9 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "peer": request.principal[:512] or None,
         "sub": task.subject if task else None,
         "act": list(task.actors) if task else None,
-        "intent": _header(decision, "x-agent-intent"),
-        "justification": _header(decision, "x-agent-justification"),
-        "prompt_ref": _header(decision, "x-agent-prompt-ref"),
+        "intent": decision.request.note("x-agent-intent"),
+        "justification": decision.request.note("x-agent-justification"),
+        "prompt_ref": decision.request.note("x-agent-prompt-ref"),
         "operation": operation.name if operation else None,
         "class": operation.op_class if operation else None,
         "reversible": operation.route.reversible if operation else None,

@@ -14,10 +14,10 @@ import hmac
 from typing import Any
 
 from authz.config import TasksConfig
-from authz.jws import JwsError, JwsVerifier
+from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
-from authz.tasks import TASK_TYP, Task, TaskClaimsError, parse_claims
+from authz.tasks import TASK_TYP, Task, parse_claims
 
 _CACHE_LIMIT = 8192
 
@@ -74,7 +74,7 @@ class TaskStage:
             raise _invalid("the task token is for another audience")
         try:
             task = parse_claims(claims, self._s.max_delegation_depth)
-        except TaskClaimsError as exc:
+        except ClaimsError as exc:
             raise _invalid(f"the task token's claims are malformed: {exc}") from None
         if task.expires - task.issued_at > self._s.max_ttl:
             raise _invalid("the task token lives longer than the configured maximum")

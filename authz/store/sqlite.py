@@ -327,6 +327,12 @@ class SqliteStore:
         )
         return CommitOutcome.ALLOWED
 
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close every thread's connection; later calls raise StoreUnavailable."""
         with self._lock:

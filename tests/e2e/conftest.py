@@ -91,38 +91,29 @@ class E2E:
         assert not unapproved, f"changes executed without approval: {unapproved}"
 
 
-def start_stack(root: Path, authz_processes: int = 1) -> tuple[Stack, E2E]:
+def running_stack(root: Path, authz_processes: int = 1) -> Iterator[E2E]:
+    """A started stack; afterwards, no denied request may have reached the sample API."""
     stack = Stack.create(root, authz_processes=authz_processes).start()
-    return stack, E2E(stack)
-
-
-@pytest.fixture(scope="session")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    stack, env = start_stack(tmp_path_factory.mktemp("e2e-stack"))
+    env = E2E(stack)
     try:
         yield env
         env.assert_denied_never_reached_upstream()
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    yield from running_stack(tmp_path_factory.mktemp("e2e-stack"))
 
 
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> Iterator[E2E]:
     """A stack of its own, for tests that stop or break a part of it."""
-    stack, env = start_stack(tmp_path / "stack")
-    try:
-        yield env
-        env.assert_denied_never_reached_upstream()
-    finally:
-        stack.stop()
+    yield from running_stack(tmp_path / "stack")
 
 
 @pytest.fixture
 def two_authorizers(tmp_path: Path) -> Iterator[E2E]:
     """Envoy in front of two agent-authz processes sharing one state store (round robin)."""
-    stack, env = start_stack(tmp_path / "stack", authz_processes=2)
-    try:
-        yield env
-        env.assert_denied_never_reached_upstream()
-    finally:
-        stack.stop()
+    yield from running_stack(tmp_path / "stack", authz_processes=2)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from factories import World, make_world
 
-from authz.check_cli import _STAGE_OF
-from authz.reasons import Reason
+from authz.reasons import STAGE_OF, Reason
 from authz.store.sqlite import SqliteStore
 
 
@@ -33,7 +32,7 @@ def check(world: World, tmp_path: Path, **spec: object) -> subprocess.CompletedP
 
 
 def test_every_deny_reason_belongs_to_a_stage() -> None:
-    assert set(Reason) - set(_STAGE_OF) == {Reason.ALLOWED, Reason.TASK_COMPLETED}
+    assert set(Reason) - set(STAGE_OF) == {Reason.ALLOWED, Reason.TASK_COMPLETED}
 
 
 def test_an_allowed_read(tmp_path: Path) -> None:

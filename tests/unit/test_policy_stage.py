@@ -131,3 +131,46 @@ def test_shadow_mode_never_waives_approvals_or_identity(tmp_path: Path) -> None:
         assert s.authz.check(s.world.request(svid=rogue)).reason is Reason.UNKNOWN_AGENT
         everywhere = reset(s, "/v1/users/svc-backup/password/reset", "user.password.reset")
         assert everywhere.allowed and everywhere.shadow is not None
+
+
+def permit_all(tmp_path: Path) -> Iterator[Setup]:
+    """Only a policy that permits everything: what still denies is stages 1-6 (DESIGN §2)."""
+    world = make_world(tmp_path)
+    folder = tmp_path / "permit-all"
+    folder.mkdir()
+    shutil.copy(tmp_path / "policies" / "schema.cedarschema", folder)
+    (folder / "all.cedar").write_text('@id("everything")\npermit (principal, action, resource);\n')
+    config = replace(world.config(), policy_dir=folder)
+    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
+    yield Setup(world, Authorizer(config, audit, store, Metrics()), audit, store)
+    store.close()
+
+
+def test_no_policy_can_switch_off_stages_1_to_6(tmp_path: Path) -> None:
+    for s in permit_all(tmp_path):
+        w = s.world
+        reset = ("POST", "/v1/users/alice/password/reset")
+        task = w.token(w.bot, intent="credential_recovery", actions=("user.password.reset",))
+        intent = {"x-agent-intent": "credential_recovery"}
+        by_obo = w.token(
+            w.bot, intent="credential_recovery", actions=("user.password.reset",), on_behalf_of="bob"
+        )
+        obo_approval = w.approval("bob", by_obo, *reset, "user.password.reset", "alice")
+        rogue = w.svid("spiffe://agents.example.org/agent/rogue-bot")
+        cases = [
+            (w.request(svid=rogue, task=w.token(w.bot)), Reason.UNKNOWN_AGENT),  # 1
+            (w.request("GET", "/v1/secrets", task=w.token(w.bot)), Reason.UNKNOWN_ROUTE),  # 2
+            (w.request(), Reason.TASK_TOKEN_MISSING),  # 3
+            (w.request("GET", "/v1/users/bob", task=w.token(w.bot)), Reason.PRINCIPAL_NOT_IN_SCOPE),  # 4
+            (
+                w.request(task=w.token(w.bot), headers={"x-agent-intent": "access_change"}),
+                Reason.INTENT_MISMATCH,
+            ),
+            (w.request(*reset, task=task, headers=intent), Reason.APPROVAL_REQUIRED),  # 6
+            (
+                w.request(*reset, task=by_obo, headers={**intent, "x-approval-token": obo_approval}),
+                Reason.APPROVER_NOT_ALLOWED,
+            ),
+        ]
+        assert [s.authz.check(ctx).reason for ctx, _ in cases] == [reason for _, reason in cases]
+        assert s.read().policies == ("everything",)  # the policy is in force
