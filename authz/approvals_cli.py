@@ -18,7 +18,9 @@ from pathlib import Path
 from authz.admin import operator_name
 from authz.approvals import sign_approval
 from authz.config import Approver, Config, load_config
+from authz.directory import DirectoryUnavailable
 from authz.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
+from authz.stages.context import directory_from
 from authz.store.queue import ApprovalRequest, QueueError, RequestStatus
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
@@ -60,7 +62,6 @@ def _readable(body: bytes) -> str:
 
 def _describe(r: ApprovalRequest, config: Config) -> str:
     n = r.new
-    privileged = "yes" if n.principal in config.approvals.privileged_principals else "no"
     lines = [
         f"request      {r.request_id} ({r.status}; filed {_when(r.created)}, expires {_when(n.expires)})",
         f"agent        {n.agent} (owner {n.owner})",
@@ -69,7 +70,7 @@ def _describe(r: ApprovalRequest, config: Config) -> str:
         f"justification {n.justification or '-'}",
         f"prompt ref   {n.prompt_ref or '-'}",
         f"operation    {n.operation} ({n.op_class})",
-        f"target       {n.principal} (privileged: {privileged})",
+        f"target       {n.principal} ({_live(n.principal, config)})",
         f"request      {n.method} {n.path}",
         f"task         {n.task_id}",
         f"approvals    {len(r.approvers)} of {n.approvers_needed}: {', '.join(r.approvers) or '-'}",
@@ -77,6 +78,20 @@ def _describe(r: ApprovalRequest, config: Config) -> str:
     if r.reason:
         lines.append(f"decision     {r.status} by {r.decided_by}: {r.reason}")
     return "\n".join(lines) + f"\nbody\n{_readable(n.body)}"
+
+
+def _live(name: str, config: Config) -> str:
+    """The target as the directory sees it now (what the policy will see)."""
+    if config.directory is None:
+        return "no directory configured"
+    try:
+        p = directory_from(config.directory).lookup(name)
+    except DirectoryUnavailable as exc:
+        return f"directory cannot answer: {exc}"
+    if not p.exists:
+        return "not in the directory"
+    groups = ", ".join(sorted(p.groups)) or "no groups"
+    return f"{p.kind}, {'privileged' if p.privileged else 'not privileged'}, {groups}"
 
 
 def approvals_show(args: argparse.Namespace) -> int:

@@ -82,7 +82,7 @@ def decide_offline(config: Config, request: RequestContext) -> Decision:
 
 
 def report(decision: Decision) -> list[str]:
-    failing = None if decision.allowed else STAGE_OF.get(decision.reason, 10)
+    failing = None if decision.allowed else decision.denied_at or STAGE_OF.get(decision.reason, 10)
     lines = []
     for number, name in enumerate(STAGES, start=1):
         if failing is None or number < failing:
@@ -100,7 +100,7 @@ def report(decision: Decision) -> list[str]:
 
 def _applies(decision: Decision, stage: int) -> bool:
     if stage == 6:
-        return bool(decision.operation and decision.operation.route.gated)
+        return bool(decision.approvals or (decision.operation and decision.operation.route.gated))
     if stage == 9:
         return bool(decision.task and decision.task.max_calls is not None)
     return True

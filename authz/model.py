@@ -63,6 +63,7 @@ class Decision:
     shadow: dict[str, Any] | None = None  # stage 8 in shadow mode: the decision it did not enforce
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
+    denied_at: int | None = None  # the stage (1-10) that denied
 
     @property
     def allowed(self) -> bool:

@@ -82,18 +82,14 @@ class Authorizer:
         self._task = TaskStage(config.tasks, store)
         self._intent = IntentStage(config.intents, store, on_revoke=metrics.revocations.inc)
         self._approval = ApprovalStage(
-            config.approvals, config.tasks.audience, config.tasks.leeway, config.intents, store, queue
+            config.approvals, config.tasks.audience, config.tasks.leeway, store, queue
         )
         self._record = RecordStage(audit, store, metrics)
         settings = config.directory
         if directory is None and settings is not None:
             directory = directory_from(settings)
         self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
-        self._policy = (
-            PolicyStage(Policies.load(config.policy_dir), config.intents, config.policy_enforce)
-            if config.policy_dir
-            else None
-        )
+        self._policy = PolicyStage(Policies.load(config.policy_dir), config.intents, config.policy_enforce)
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -107,7 +103,7 @@ class Authorizer:
             self._decide(decision, now)
         except Denied as denied:
             decision.deny(denied.reason, denied.message)
-            decision.body_extra = denied.extra
+            decision.body_extra, decision.denied_at = denied.extra, denied.stage
         except StoreUnavailable:
             self._metrics.store_errors.inc()
             decision.deny(Reason.STORE_UNAVAILABLE, "the state store cannot be read; the request is denied")
@@ -133,19 +129,51 @@ class Authorizer:
         )  # 3
         check_binding(d.task, d.operation)  # 4
         self._intent.check(r.headers.get(INTENT_HEADER), d.task, d.operation)  # 5
-        if d.operation.route.gated:
-            d.approvals = self._approval.check(r, d.agent, d.task, d.operation, seconds)  # 6
-        d.target, d.context_degraded = self._context.target(d.operation)  # 7
+        d.approvals = self._approval.verify(r, d.agent.spiffe_id, d.task, d.operation, seconds)  # 6
+        unapproved = d.operation.route.gated and not d.approvals  # the floor: at least one approver
+        try:
+            d.target, d.context_degraded = self._context.target(d.operation)  # 7
+        except Denied:
+            if unapproved:  # stage 6 denies first, though how many approvers it takes is unknown now
+                raise self._approval_required(d, now, None) from None
+            raise
         calls = self._store.task_calls(d.task.task_id) if d.task.max_calls is not None else 0
-        if self._policy is not None:
+        if unapproved:
+            raise self._approval_required(d, now, calls)
+        try:
             self._policy.check(d, now, calls)  # 8
-        else:
-            _until_policy_lands(d.operation)  # 8, until policies are configured
+        except Denied as denied:
+            raise self._with_approvers_needed(d, now, calls, denied) from None
         if d.task.max_calls is not None and calls >= d.task.max_calls:  # 9
             raise Denied(
                 Reason.BUDGET_EXHAUSTED, f"task {d.task.task_id} has used its {d.task.max_calls} calls"
             )
         d.allow()  # 10: the store commit and the audit record follow in RecordStage
+
+    def _approval_required(self, d: Decision, now: dt.datetime, calls: int | None) -> Denied:
+        """Stage 6's floor: the deny says how many approvers the policy asks for this request
+        (``calls`` None: unknown, the directory is down) and files it for approval."""
+        assert d.operation
+        name, needed = d.operation.name, None
+        if calls is None:
+            message = f"{name} needs human approval (how many: unknown while the directory is down)"
+        elif (needed := self._policy.approvals_needed(d, now, calls, self._approval.most)) is None:
+            message = f"{name} needs human approval, and no number of approvers lets the policy allow it"
+        else:
+            message = f"{name} needs human approval: {needed} distinct approver(s)"
+        return self._approval.ask(d, Reason.APPROVAL_REQUIRED, message, needed, int(now.timestamp()))
+
+    def _with_approvers_needed(self, d: Decision, now: dt.datetime, calls: int, denied: Denied) -> Denied:
+        """A policy deny that more approvers would lift says how many, and is filed for approval."""
+        assert d.operation
+        if not self._approval.counts(d.operation):
+            return denied
+        needed = self._policy.approvals_needed(d, now, calls, self._approval.most)
+        if needed is None:
+            return denied
+        message = f"{denied.message}; {needed} distinct approvers would do"
+        seconds = int(now.timestamp())
+        return self._approval.ask(d, denied.reason, message, needed, seconds, denied.extra, denied.stage)
 
     def _poll(self, d: Decision) -> None:
         """An agent asks after an approval request: identity is enough, the API checks whose it is."""
@@ -161,13 +189,3 @@ class Authorizer:
             self._metrics.revocations.inc()
         d.deny(Reason.TASK_COMPLETED, f"task {d.task.task_id} is complete; its token no longer works")
         d.body_extra = {"task": d.task.task_id}
-
-
-def _until_policy_lands(operation: Operation) -> None:
-    """Stage 8 without ``[policy]`` configured: no Cedar.
-
-    Until they are, ``write`` operations that are not approval-gated are refused: nothing but
-    reads and human-approved changes reaches the API.
-    """
-    if operation.op_class == "write" and not operation.route.gated:
-        raise Denied(Reason.POLICY_DENIED, f"{operation.name} is not yet permitted for agents")

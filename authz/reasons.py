@@ -123,11 +123,16 @@ def http_status(reason: Reason) -> int:
 class Denied(Exception):
     """A stage refused the request. ``message`` is safe to show the agent: no token or key text.
 
-    ``extra`` holds more fields for the deny body, e.g. what to get approved.
+    ``extra`` holds more fields for the deny body, e.g. what to get approved. ``stage`` is the
+    stage that denied (1-10) when it is not the one its reason belongs to (``STAGE_OF``): a
+    policy can deny with an approval reason.
     """
 
-    def __init__(self, reason: Reason, message: str, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, reason: Reason, message: str, extra: dict[str, Any] | None = None, stage: int | None = None
+    ) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
         self.extra = extra or {}
+        self.stage = stage or STAGE_OF.get(reason, len(STAGES))

@@ -15,7 +15,7 @@ from authz.config.model import (
     Intent,
     TasksConfig,
 )
-from authz.config.table import Table, string_list, strings_or_empty
+from authz.config.table import Table, string_list
 from authz.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
 
 _ALGORITHMS = ("EdDSA", "ES256")
@@ -65,6 +65,10 @@ def _public_key(t: Table, algorithms: frozenset[str]) -> PublicKey:
     return key
 
 
+#: Keys of earlier versions: how many approvers a request needs moved into the Cedar policies.
+_THRESHOLDS = ("required", "break_glass_required", "privileged_required", "privileged_principals")
+
+
 def approvals_section(t: Table) -> ApprovalsConfig:
     d = ApprovalsConfig()
     algorithms = _algorithms(t)
@@ -82,19 +86,15 @@ def approvals_section(t: Table) -> ApprovalsConfig:
             raise a.fail("id", "listed twice")
         approvers[approver.id] = approver
         a.done()
-    required_table = t.table("required")
-    required = {c: required_table.integer(c, 1) for c in OPERATION_CLASSES if c in required_table.data}
-    required_table.done()
+    for moved in _THRESHOLDS:
+        if moved in t.data:
+            raise t.fail(moved, "how many approvers it takes is policy now (context.approvals)")
     cfg = ApprovalsConfig(
         approvers=approvers,
         algorithms=algorithms,
         max_ttl=t.integer("max_ttl", d.max_ttl),
         max_tokens=t.integer("max_tokens", d.max_tokens),
         max_token_bytes=t.integer("max_token_bytes", d.max_token_bytes, minimum=256),
-        required=required,
-        break_glass_required=t.integer("break_glass_required", d.break_glass_required),
-        privileged_required=t.integer("privileged_required", d.privileged_required),
-        privileged_principals=frozenset(strings_or_empty(t, "privileged_principals")),
         requests_per_agent=t.integer("requests_per_agent", d.requests_per_agent),
         requests_window=t.integer("requests_window", d.requests_window),
         poll_interval=t.integer("poll_interval", d.poll_interval),

@@ -26,7 +26,7 @@ from authz.config.model import (
 )
 from authz.config.table import Table
 from authz.directory.file import DirectoryFileError, FileDirectory
-from authz.policy.engine import Policies, PolicyError
+from authz.policy.engine import SCHEMA_FILE, Policies, PolicyError
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
 
 _PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
@@ -49,20 +49,21 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"is not valid TOML: {exc}") from None
     top = Table(file, "", raw)
+    routes = _routes(top)
     config = Config(
         source=file,
         server=_server(top.table("server")),
         audit=_audit(top.table("audit")),
         trust_domains=_trust_domains(top),
         agents=_agents(top),
-        routes=_routes(top),
+        routes=routes,
         tasks=tasks_section(top.table("tasks")),
         intents=intents_section(top),
         store_path=_store_path(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=approvals_section(top.table("approvals")),
         directory=_directory(top.table("directory")) if "directory" in top.data else None,
-        **_policy(top.table("policy") if "policy" in top.data else None),
+        **_policy(top.table("policy"), routes),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -238,16 +239,18 @@ def _directory(t: Table) -> DirectoryConfig:
     return cfg
 
 
-def _policy(t: Table | None) -> dict[str, Any]:
-    if t is None:
-        return {}
+def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:
     path = t.path("dir")
     enforce = t.flag("enforce", True)
     t.done()
     try:
-        Policies.load(path)  # loaded again by the server; a broken policy stops it here
+        policies = Policies.load(path)  # loaded again by the server; a broken policy stops it here
     except PolicyError as exc:
         raise ConfigError(t.file, "policy.dir", str(exc)) from None
+    for i, route in enumerate(routes):  # else no policy could ever allow the route
+        if not policies.declares(route.operation):
+            problem = f"{route.operation!r} is not an action of {path / SCHEMA_FILE}"
+            raise ConfigError(t.file, f"routes[{i}].operation", problem)
     return {"policy_dir": path, "policy_enforce": enforce}
 
 

@@ -127,7 +127,8 @@ class Approver:
 
 @dataclass(frozen=True)
 class ApprovalsConfig:
-    """Who may approve what, how approval tokens are checked, and how many approvers it takes.
+    """Who may approve what, and how approval tokens are checked. How many approvers a request
+    needs is the policy's to say (``context.approvals``); one is the floor for gated classes.
 
     The audience of an approval is the task audience: the protected API.
     """
@@ -137,24 +138,11 @@ class ApprovalsConfig:
     max_ttl: int = 900
     max_tokens: int = 4  # approval tokens one request may carry
     max_token_bytes: int = 4096
-    required: Mapping[str, int] = field(default_factory=dict)  # class → distinct approvers (≥ 1)
-    break_glass_required: int = 2
-    privileged_required: int = 2
-    privileged_principals: frozenset[str] = frozenset()
     requests_per_agent: int = 10  # new approval requests an agent may file per window
     requests_window: int = 60  # seconds
     poll_interval: int = 5  # seconds an agent waits between polls of a pending request
     webhook_url: str | None = None  # JSON POST for every new approval request
     webhook_timeout: int = 2  # seconds per attempt
-
-    def threshold(self, op_class: str, break_glass: bool, principal: str) -> int:
-        """Distinct approvers needed: the class's count, raised for break-glass and privileged."""
-        needed = max(1, self.required.get(op_class, 1))
-        if break_glass:
-            needed = max(needed, self.break_glass_required)
-        if principal in self.privileged_principals:
-            needed = max(needed, self.privileged_required)
-        return needed
 
 
 @dataclass(frozen=True)
@@ -181,8 +169,8 @@ class Config:
     tasks: TasksConfig
     intents: Mapping[str, Intent]
     store_path: Path
+    policy_dir: Path  # Cedar policies and their schema (stage 8)
     max_body_bytes: int = 65536
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
-    policy_dir: Path | None = None  # Cedar policies and schema; None: the interim rule (no Cedar)
     policy_enforce: bool = True  # False: shadow mode for every policy decision

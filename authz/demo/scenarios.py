@@ -361,6 +361,15 @@ def policies(d: Demo) -> Iterator[Outcome]:
     privileged = d.token(
         intent="credential_recovery", actions=("user.password.reset",), principals=("carol",)
     )
+    resp = d.change(privileged, RESET_CAROL, [])
+    needed = resp.json().get("approval", {}).get("approvers_needed") if resp.reason else None
+    yield Outcome(
+        "privileged user's reset, no approval: policy asks for two",
+        403,
+        resp.status,
+        "approval_required: 2 approvers",
+        f"{resp.reason}: {needed} approvers",
+    )
     one = [d.approve("dana", privileged, RESET_CAROL)]
     yield d.expect(
         "privileged user's reset with one approval", 403, "approvals_insufficient",

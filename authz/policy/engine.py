@@ -80,9 +80,18 @@ def _policy_starts(text: str) -> list[int]:
 class Policies:
     MEMO_LIMIT = 16_384
 
-    def __init__(self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path]) -> None:
+    def __init__(
+        self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path], schema_text: str = ""
+    ) -> None:
         self._set, self._schema, self._meta, self.files = policy_set, schema, meta, files
+        self._schema_text = schema_text
         self._memo: dict[Hashable, PolicyVerdict] = {}
+
+    def declares(self, action: str) -> bool:
+        """Whether the schema declares ``action``: a route whose operation it does not is denied
+        by every policy (found at load, not at the first request)."""
+        probe = f"permit (principal, action == Action::{json.dumps(action)}, resource);"
+        return bool(cedarpy.validate_policies(probe, self._schema_text).validation_passed)
 
     @property
     def ids(self) -> list[str]:
@@ -104,7 +113,7 @@ class Policies:
         texts = [cls._checked(path, schema_text) for path in files]
         combined = "\n".join(texts)
         meta = cls._annotations(combined)
-        return cls(cedarpy.PolicySet.from_str(combined), schema, meta, files)
+        return cls(cedarpy.PolicySet.from_str(combined), schema, meta, files, schema_text)
 
     @staticmethod
     def _checked(path: Path, schema_text: str) -> str:

@@ -1,23 +1,25 @@
 """Stage 6 — approval: human approval tokens bound to this exact request (DESIGN §3.2).
 
-For every approval-gated operation (the gated classes, and routes marked ``approval``) the
-request must carry, in ``x-approval-token`` (several: comma-separated), approvals that are
-each signed by a configured approver allowed for the class, for this agent, task, operation,
-target principal and ``req`` hash (method, path, exact body), unexpired and never used; from
-as many distinct approvers as the threshold asks. An approver who is the agent, its
-on-behalf-of subject or the target principal does not count (separation of duties). The
-approvals are consumed in stage 10, atomically with the allow.
+Every approval a state-changing or gated request carries in ``x-approval-token`` (several:
+comma-separated; on a plain read the header is ignored, and stripped like on any request) must be
+signed by a configured approver allowed for the operation's class, for this agent, task,
+operation, target principal and ``req`` hash (method, path, exact body), unexpired and never
+used. An approver who is the agent, its on-behalf-of subject or the target principal is refused
+(separation of duties). Approval-gated operations (the gated classes, and routes marked
+``approval``) need at least one: that floor is an invariant. How many distinct approvers a
+request needs beyond it is the policy's to say (stage 8); ``ask`` builds the deny that tells
+the agent, and files the request in the approval queue for humans. The approvals are consumed
+in stage 10, atomically with the allow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from authz.approvals import APPROVAL_TYP, Approval, parse_claims, request_hash
-from authz.config import Agent, ApprovalsConfig, Intent
+from authz.config import ApprovalsConfig
 from authz.jws import ClaimsError, JwsError, JwsVerifier
-from authz.model import RequestContext
+from authz.model import Decision, RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
 from authz.store import StateStore, StoreUnavailable
@@ -35,34 +37,38 @@ class ApprovalStage:
         settings: ApprovalsConfig,
         audience: str,
         leeway: int,
-        intents: Mapping[str, Intent],
         store: StateStore,
         queue: ApprovalQueue | None = None,
     ) -> None:
         self._s, self._audience, self._leeway = settings, audience, leeway
-        self._intents, self._store, self._queue = intents, store, queue
+        self._store, self._queue = store, queue
         keys = {a.id: a.key for a in settings.approvers.values()}
         self._jws = JwsVerifier(APPROVAL_TYP, keys, settings.algorithms)
 
-    def needed(self, task: Task, operation: Operation) -> int:
-        intent = self._intents.get(task.intent)
-        return self._s.threshold(operation.op_class, bool(intent and intent.break_glass), operation.target)
+    @property
+    def most(self) -> int:
+        """The most approvals one request can carry: no policy can ask for more."""
+        return self._s.max_tokens
 
-    def check(
-        self, r: RequestContext, agent: Agent, task: Task, operation: Operation, now: int
+    @staticmethod
+    def counts(operation: Operation) -> bool:
+        """Whether approvals count for this operation: changes, and gated routes (plain reads
+        need none)."""
+        return operation.route.gated or operation.route.state_changing
+
+    def verify(
+        self, r: RequestContext, agent_id: str, task: Task, operation: Operation, now: int
     ) -> tuple[Approval, ...]:
-        """The approvals to consume with the allow; raises Denied when they do not suffice."""
-        agent_id = agent.spiffe_id
-        needed, req = self.needed(task, operation), request_hash(r.method, r.path, r.body)
-        tokens = [t.strip() for t in (r.headers.get(APPROVAL_HEADER) or "").split(",") if t.strip()]
-        if not tokens:
-            message = f"{operation.name} needs human approval"
-            raise self._denied(
-                Reason.APPROVAL_REQUIRED, message, r, agent, task, operation, req, needed, (), now
-            )
+        """The approvals this request carries (none: ``()``), each valid for it; raises Denied
+        for any that is not."""
+        header = r.headers.get(APPROVAL_HEADER)
+        if not header or not self.counts(operation):
+            return ()
+        tokens = [t.strip() for t in header.split(",") if t.strip()]
         if len(tokens) > self._s.max_tokens:
             raise Denied(Reason.APPROVAL_INVALID, f"more than {self._s.max_tokens} approval tokens")
         approvals = tuple(self._verify(token, now) for token in tokens)
+        req = request_hash(r.method, r.path, r.body)
         for a in approvals:
             self._check_bound(a, agent_id, task, operation, req)
         for a in approvals:
@@ -70,39 +76,38 @@ class ApprovalStage:
         ids = [a.approval_id for a in approvals]
         if len(set(ids)) != len(ids) or any(self._store.approval_consumed(i) for i in ids):
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
-        approvers = sorted({a.approver for a in approvals})
-        if len(approvers) < needed:
-            message = f"{operation.name} needs {needed} distinct approvers, has {len(approvers)}"
-            raise self._denied(
-                Reason.APPROVALS_INSUFFICIENT, message, r, agent, task, operation, req, needed, approvers, now
-            )
         return approvals
 
-    def _denied(
+    def ask(
         self,
+        d: Decision,
         reason: Reason,
         message: str,
-        r: RequestContext,
-        agent: Agent,
-        task: Task,
-        operation: Operation,
-        req: str,
-        needed: int,
-        approvers: tuple[str, ...] | list[str],
+        needed: int | None,
         now: int,
+        extra: dict[str, Any] | None = None,
+        stage: int | None = None,
     ) -> Denied:
-        """What the agent must get approved, in the deny body's ``approval`` object, and where
-        to poll for it: the request is filed in the approval queue for humans to see."""
+        """The deny for a request that needs (more) approvers: the deny body's ``approval``
+        object says what to get approved and, when ``needed`` distinct approvers would do, the
+        request is filed in the approval queue with a poll address. ``needed`` None: no number
+        of approvers would make the policy allow it, and nothing is filed."""
+        assert d.agent and d.task and d.operation
+        r, agent, task, operation = d.request, d.agent, d.task, d.operation
+        approvers = d.approvers
         details: dict[str, Any] = {
             "operation": operation.name,
             "principal": operation.target,
             "task": task.task_id,
-            "req": req,
-            "approvers_required": needed - len(approvers),
+            "req": request_hash(r.method, r.path, r.body),
+            "approvers_required": None if needed is None else needed - len(approvers),
             "approvers_needed": needed,
-            "approved_by": list(approvers),
+            "approved_by": approvers,
             "expires": task.expires,
         }
+        if needed is None:
+            details["queued"] = False
+            return Denied(reason, message, {**(extra or {}), "approval": details}, stage)
         new = NewRequest(
             agent=agent.spiffe_id,
             owner=agent.owner,
@@ -117,12 +122,12 @@ class ApprovalStage:
             method=r.method,
             path=r.path,
             body=r.body,
-            req=req,
+            req=details["req"],
             approvers_needed=needed,
             expires=task.expires,
         )
         details.update(self._file(new, now))
-        return Denied(reason, message, {"approval": details})
+        return Denied(reason, message, {**(extra or {}), "approval": details}, stage)
 
     def _file(self, new: NewRequest, now: int) -> dict[str, Any]:
         if self._queue is None:

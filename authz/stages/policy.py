@@ -5,6 +5,9 @@ context = intent, break-glass, on-behalf-of, delegation depth, approvals, task u
 reversibility, hour and the route's {group}. A deny carries the deciding forbid's ``@reason``:
 a reason code agent-authz knows (e.g. ``approvals_insufficient``) is used as the reason itself,
 any other is reported as ``policy_denied`` with the policy's reason beside it.
+
+How many approvers a request needs is the policy's to say (``context.approvals``): on a deny,
+``approvals_needed`` asks Cedar again with more approvers, to tell the agent how many would do.
 """
 
 from __future__ import annotations
@@ -12,20 +15,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from authz.config import Agent, Intent
+from authz.config import Agent, Intent, Route
 from authz.directory import Principal
 from authz.model import Decision
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
-from authz.reasons import Denied, Reason
+from authz.reasons import STAGE_OF, Denied, Reason
 from authz.stages.operation import Operation
 from authz.tasks import Task
 
 _KNOWN = {r.value: r for r in Reason}
+POLICY_STAGE = STAGE_OF[Reason.POLICY_DENIED]
 
 
 class PolicyStage:
     def __init__(self, policies: Policies, intents: Mapping[str, Intent], enforce: bool = True) -> None:
         self._policies, self._intents, self._enforce = policies, intents, enforce
+
+    def enforced(self, route: Route) -> bool:
+        return self._enforce and route.enforce
 
     def check(self, d: Decision, now: dt.datetime, task_calls: int) -> None:
         """Records the deciding policies on the decision; raises Denied when Cedar denies."""
@@ -35,19 +42,38 @@ class PolicyStage:
         if verdict.allowed:
             return
         detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
-        if not (self._enforce and d.operation.route.enforce):
+        if not self.enforced(d.operation.route):
             # Shadow mode: the real decision is audited and counted, the request goes on.
             # Only this stage can be shadowed: stages 1-6 are invariants (DESIGN §2).
             d.shadow = {"decision": "deny", **detail["policy"]}
             return
         if verdict.errors:
-            raise Denied(Reason.POLICY_DENIED, "the policy could not be evaluated; denied", detail)
+            message = "the policy could not be evaluated; denied"
+            raise Denied(Reason.POLICY_DENIED, message, detail, POLICY_STAGE)
         reason = _KNOWN.get(verdict.reason or "", Reason.POLICY_DENIED)
         if reason is Reason.ALLOWED or reason is Reason.TASK_COMPLETED:
             reason = Reason.POLICY_DENIED  # a policy cannot claim those
         by = ", ".join(verdict.policies) or "no policy permits it (default deny)"
         message = f"{d.operation.name} on {d.operation.target} is denied by policy: {by}"
-        raise Denied(reason, message, detail)
+        raise Denied(reason, message, detail, POLICY_STAGE)
+
+    def approvals_needed(self, d: Decision, now: dt.datetime, task_calls: int, most: int) -> int | None:
+        """The fewest distinct approvers (more than the request has, at most ``most``) with
+        which the policy would allow this request; None when no such number would.
+
+        Asked only on the deny path. The approvers not yet known are placeholders, so a policy
+        that names particular approvers is not satisfied by them. Where the policy is not
+        enforced (shadow mode) it is asked only for the floor, and the answer is one approver.
+        """
+        assert d.agent and d.operation and d.task
+        have = d.approvers
+        if not self.enforced(d.operation.route):
+            return 1
+        for n in range(len(have) + 1, most + 1):
+            pending = have + [f"(approver {i})" for i in range(len(have) + 1, n + 1)]
+            if self._decide(d.agent, d.operation, d.task, d.target, pending, now, task_calls).allowed:
+                return n
+        return None
 
     def _decide(
         self,

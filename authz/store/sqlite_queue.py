@@ -38,13 +38,18 @@ class SqliteQueue:
         self._store = store
 
     def file(self, new: NewRequest, *, now: float, per_agent: int, window: float) -> tuple[str, bool] | None:
-        existing = self._pending_id(new, now)
-        if existing is not None:
-            return existing, False  # the same request again: no write
+        existing = self._open_request(new, now)
+        if existing is not None and existing[1] >= new.approvers_needed:
+            return existing[0], False  # the same request again: no write
         with self._transaction() as conn:
-            existing = self._pending_id(new, now, conn)
-            if existing is not None:
-                return existing, False
+            existing = self._open_request(new, now, conn)
+            if existing is not None:  # the policy now asks more approvers of it
+                conn.execute(
+                    "UPDATE approval_requests SET approvers_needed=max(approvers_needed, ?)"
+                    " WHERE request_id=?",
+                    (new.approvers_needed, existing[0]),
+                )
+                return existing[0], False
             sql = "SELECT count(*) FROM approval_requests WHERE agent=? AND created>?"
             (recent,) = conn.execute(sql, (new.agent, now - window)).fetchone()
             if recent >= per_agent:
@@ -63,14 +68,17 @@ class SqliteQueue:
             )
             return request_id, True
 
-    def _pending_id(self, new: NewRequest, now: float, conn: sqlite3.Connection | None = None) -> str | None:
+    def _open_request(
+        self, new: NewRequest, now: float, conn: sqlite3.Connection | None = None
+    ) -> tuple[str, int] | None:
+        """The pending request for the same agent, task and ``req``: (id, approvers needed)."""
         sql = (
-            "SELECT request_id FROM approval_requests"
+            "SELECT request_id, approvers_needed FROM approval_requests"
             " WHERE agent=? AND task_id=? AND req=? AND status='pending' AND expires>=? LIMIT 1"
         )
         args = (new.agent, new.task_id, new.req, now)
         rows = conn.execute(sql, args).fetchall() if conn else self._store._rows(sql, args)
-        return str(rows[0][0]) if rows else None
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def get(self, request_id: str, *, now: float) -> ApprovalRequest | None:
         rows = self._store._rows(f"{_SELECT} WHERE request_id=?", (request_id,))

@@ -83,7 +83,7 @@ def test_list_show_approve_then_the_agent_gets_through(desk: Desk) -> None:
         "user.password.reset",
         "POST /v1/users/alice/password/reset",
         '"note": "locked out"',
-        "privileged: no",
+        "alice (human, not privileged, staff)",
     ]
     assert all(text in shown.stdout for text in expected), shown.stdout
     approved = desk.cli("approve", "--key", desk.key("dana"), request_id)

@@ -58,6 +58,25 @@ def test_a_denied_reset_names_its_stage_and_changes_nothing(tmp_path: Path) -> N
     assert "not reached" in lines[6] and '"approvers_required": 1' in result.stdout
 
 
+def test_a_policy_deny_for_more_approvers_is_the_policy_stages(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    path = "/v1/users/carol/password/reset"
+    token = world.token(
+        world.bot, intent="credential_recovery", actions=("user.password.reset",), principals=("carol",)
+    )
+    approval = world.approval("dana", token, "POST", path, "user.password.reset", "carol")
+    headers = {
+        "x-agent-task-token": token,
+        "x-agent-intent": "credential_recovery",
+        "x-approval-token": approval,
+    }
+    result = check(world, tmp_path, method="POST", path=path, headers=headers)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and all("pass" in line for line in lines[:7]), result.stdout
+    assert "stage  8 policy     DENY  approvals_insufficient" in lines[7]
+    assert '"approvers_needed": 2' in result.stdout
+
+
 def test_a_changed_intent_revokes_nothing_for_real(tmp_path: Path) -> None:
     world = make_world(tmp_path / "world")
     token = world.token(world.bot)

@@ -187,13 +187,15 @@ def test_approver_outside_their_classes(s: Setup) -> None:
 
 def test_break_glass_needs_two_distinct_approvers(s: Setup) -> None:
     task = s.task("emergency_access")
+    staff = ("POST", "/v1/groups/staff/members", "group.member.add", "bob")
 
     def grant(*approvers: str) -> Decision:
-        tokens = [s.approve(a, task, GRANT, body=GRANT_BODY) for a in approvers]
-        return s.send(task, tokens, GRANT, body=GRANT_BODY, intent="emergency_access")
+        tokens = [s.approve(a, task, staff, body=GRANT_BODY) for a in approvers]
+        return s.send(task, tokens, staff, body=GRANT_BODY, intent="emergency_access")
 
     one = grant("dana")
     assert one.reason is Reason.APPROVALS_INSUFFICIENT
+    assert one.body_extra["policy"]["policies"] == ["break-glass-is-stricter"]
     assert one.body_extra["approval"]["approvers_required"] == 1
     assert one.body_extra["approval"]["approved_by"] == ["dana"]
     assert grant("dana", "dana").reason is Reason.APPROVALS_INSUFFICIENT  # one approver twice

@@ -69,7 +69,6 @@ def edit(path: Path, old: str, new: str) -> Path:
             "approvals.approvers[0].public_key",
         ),
         ('id = "erik"', 'id = "dana"', "approvals.approvers[1].id"),
-        ("privileged_required = 2", "privileged_required = 0", "approvals.privileged_required"),
         ("max_ttl = 600", 'max_ttl = "600"', "approvals.max_ttl"),
         ("max_ttl = 600", 'max_ttl = 600\nwebhook_url = "ftp://hooks.example.org"', "approvals.webhook_url"),
         ("workers = 4", 'workers = "4"', "server.workers"),
@@ -115,6 +114,27 @@ def test_bad_keys_are_named(config_path: Path, old: str, new: str, key: str) -> 
         load_config(config_path)
     assert info.value.key == key
     assert str(config_path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "line", ["privileged_required = 2", "break_glass_required = 2", 'privileged_principals = ["carol"]']
+)
+def test_approval_thresholds_in_config_are_refused_as_policy(config_path: Path, line: str) -> None:
+    # How many approvers a request needs is the policies' to say; an old config is told so.
+    edit(config_path, "max_ttl = 600", f"max_ttl = 600\n{line}")
+    with pytest.raises(ConfigError, match="policy now") as info:
+        load_config(config_path)
+    assert info.value.key == f"approvals.{line.split()[0]}"
+
+
+def test_policies_are_required(config_path: Path) -> None:
+    text = config_path.read_text()
+    start = text.index("[policy]")
+    end = text.index("[[routes]]")
+    config_path.write_text(text[:start] + text[end:])
+    with pytest.raises(ConfigError, match="is required") as info:
+        load_config(config_path)
+    assert info.value.key == "policy.dir"
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -48,6 +48,14 @@ def file(
     return filed
 
 
+def test_a_pending_request_asked_for_more_approvers_asks_more_never_fewer(queue: SqliteQueue) -> None:
+    request_id, _ = file(queue, replace(NEW, approvers_needed=1))
+    for needed, expected in ((2, 2), (1, 2)):  # the policy asks more of it; then less: kept
+        assert file(queue, replace(NEW, approvers_needed=needed), now=NOW + 5) == (request_id, False)
+        request = queue.get(request_id, now=NOW)
+        assert request is not None and request.new.approvers_needed == expected
+
+
 def test_a_request_is_filed_once_and_kept_whole(queue: SqliteQueue) -> None:
     request_id, created = file(queue)
     assert created and request_id.startswith("apr-")
