@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench proto clean
+.PHONY: demo test lint bench bench-stages proto clean
 
 $(STAMP): pyproject.toml proto/approvals.proto proto/generate.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
+
+# µs per pipeline stage, in one process (no Envoy, no load generator).
+bench-stages: $(STAMP)
+	$(BIN)/python -m bench.stages
 
 # Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
 proto: $(STAMP)

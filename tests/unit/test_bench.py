@@ -40,3 +40,17 @@ def test_envoy_and_the_servers_get_disjoint_cpus() -> None:
     sets = cpu_sets()
     if sets:
         assert sets["envoy"] and sets["authz"] and not sets["envoy"] & sets["authz"]
+
+
+def test_the_stage_costs_cover_every_stage_and_their_sum_fits_the_whole() -> None:
+    # One small round of bench.stages: every request allowed (else it exits), every stage timed.
+    from bench import stages
+
+    results = stages.run(requests=40, rounds=1)
+    assert set(results) == {"read", "read, verdict memo off", "approved change"}
+    for figures in results.values():
+        timed = [label for label, _, _ in stages.STAGES] + [stages.BINDING]
+        assert set(timed) <= set(figures)
+        assert all(figures[label] >= 0 for label in timed)
+        assert sum(figures[label] for label in timed) <= figures[stages.PIPELINE]
+    assert results["approved change"]["6 approval"] > results["read"]["6 approval"]  # a signature checked
