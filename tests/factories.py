@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 
+from authz.audit import AuditLog
 from authz.config import Config, load_config
 from authz.demo.stack import (
     ISSUER_KID,
@@ -21,9 +25,14 @@ from authz.demo.stack import (
     write_demo_directory,
     write_demo_keys,
 )
+from authz.directory import Directory
 from authz.keys import PrivateKey, load_private_key
+from authz.metrics import Metrics
 from authz.model import RequestContext
+from authz.pipeline import Authorizer
 from authz.pki import DevPki, Issued, make_svid
+from authz.store.sqlite import SqliteStore
+from authz.store.sqlite_queue import SqliteQueue
 
 TRUST_DOMAIN = "agents.example.org"
 BOT = f"spiffe://{TRUST_DOMAIN}/agent/helpdesk-bot"
@@ -126,6 +135,59 @@ def make_world(root: Path, audit_path: Path | None = None) -> World:
     config_path = root / "agent-authz.toml"
     config_path.write_text(text)
     return World(root, pki, config_path, make_svid(pki.load_ca(), BOT))
+
+
+@dataclass
+class Decider:
+    """A world and the real pipeline over it: its audit log, state store and approval queue."""
+
+    world: World
+    authz: Authorizer
+    audit: AuditLog
+    store: SqliteStore
+    queue: SqliteQueue
+    metrics: Metrics
+
+    def records(self) -> list[dict[str, Any]]:
+        """The audit records so far (the log is closed first: decide nothing after)."""
+        self.audit.close()
+        return [json.loads(line) for line in self.audit.path.read_text().splitlines()]
+
+
+D = TypeVar("D", bound=Decider)
+
+
+def deciding(
+    world: World,
+    kind: type[D],
+    *,
+    config: Config | None = None,
+    audit_path: Path | None = None,
+    directory: Directory | None = None,
+) -> Iterator[D]:
+    """A ``kind`` of Decider over ``world`` (its config unless ``config``), for a fixture to
+    ``yield from``: the store and the audit log are closed afterwards."""
+    config = config or world.config()
+    audit, store, metrics = (
+        AuditLog(audit_path or config.audit.path),
+        SqliteStore(config.store_path),
+        Metrics(),
+    )
+    queue = SqliteQueue(store)
+    try:
+        authz = Authorizer(config, audit, store, metrics, queue=queue, directory=directory)
+        yield kind(world, authz, audit, store, queue, metrics)
+    finally:
+        store.close()
+        audit.close()
+
+
+def policies_with(world: World, extra_policy: str, folder: str = "custom-policies") -> Path:
+    """A copy of the world's policies plus one more file: for ``replace(config, policy_dir=…)``."""
+    target = world.root / folder
+    shutil.copytree(world.root / "policies", target)
+    (target / "zz-extra.cedar").write_text(extra_policy)
+    return target
 
 
 def check_request(ctx: RequestContext) -> pb.CheckRequest:

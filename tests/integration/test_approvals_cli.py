@@ -6,30 +6,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from factories import World, make_world
+from factories import Decider, deciding, make_world
 
-from authz.audit import AuditLog
 from authz.keys import write_key_pair
-from authz.metrics import Metrics
 from authz.model import Decision
-from authz.pipeline import Authorizer
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
 
 RESET = ("POST", "/v1/users/alice/password/reset")
 BODY = b'{"user": "alice", "note": "locked out"}'
 
 
-@dataclass
-class Desk:
-    world: World
-    authz: Authorizer
-    queue: SqliteQueue
-
+class Desk(Decider):
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [
             sys.executable,
@@ -61,12 +50,7 @@ class Desk:
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    world = make_world(tmp_path)
-    config = world.config()
-    store = SqliteStore(config.store_path)
-    queue = SqliteQueue(store)
-    yield Desk(world, Authorizer(config, AuditLog(config.audit.path), store, Metrics(), queue=queue), queue)
-    store.close()
+    yield from deciding(make_world(tmp_path), Desk)
 
 
 def test_list_show_approve_then_the_agent_gets_through(desk: Desk) -> None:

@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from factories import BOT, World, make_world
+from factories import BOT, Decider, deciding, make_world
 
-from authz.audit import AuditLog
-from authz.metrics import Metrics
 from authz.model import Decision
-from authz.pipeline import Authorizer
 from authz.reasons import Reason
-from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
 
 RESET = ("POST", "/v1/users/alice/password/reset", "user.password.reset", "alice")
@@ -26,14 +21,7 @@ GRANT = ("POST", "/v1/groups/it-admins/members", "group.member.add", "bob")
 GRANT_BODY = b'{"user": "bob"}'
 
 
-@dataclass
-class Setup:
-    world: World
-    authz: Authorizer
-    audit: AuditLog
-    store: SqliteStore
-    metrics: Metrics
-
+class Setup(Decider):
     def task(self, intent: str = "credential_recovery", **kwargs: object) -> str:
         actions = {
             "credential_recovery": ("user.read", "user.password.reset"),
@@ -68,12 +56,7 @@ class Setup:
 
 @pytest.fixture
 def s(tmp_path: Path) -> Iterator[Setup]:
-    world = make_world(tmp_path)
-    config = world.config()
-    audit, store, metrics = AuditLog(config.audit.path), SqliteStore(config.store_path), Metrics()
-    queue = SqliteQueue(store)
-    yield Setup(world, Authorizer(config, audit, store, metrics, queue=queue), audit, store, metrics)
-    store.close()
+    yield from deciding(make_world(tmp_path), Setup)
 
 
 def test_without_approval_the_deny_says_what_to_get_approved(s: Setup) -> None:

@@ -6,24 +6,18 @@ approval queue; a deny no number of approvers could lift files nothing.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import World, make_world
+from factories import Decider, World, deciding, make_world, policies_with
 
-from authz.audit import AuditLog
 from authz.config import ConfigError
 from authz.directory import Directory, DirectoryUnavailable, Principal
-from authz.metrics import Metrics
 from authz.model import Decision
-from authz.pipeline import Authorizer
 from authz.reasons import STAGE_OF, Reason
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
 
 RESET = "POST", "/v1/users/{}/password/reset", "user.password.reset"
 STRICT = """@id("three-for-a-password-reset")
@@ -37,13 +31,7 @@ class Down:
         raise DirectoryUnavailable("connection refused")
 
 
-@dataclass
-class Desk:
-    world: World
-    authz: Authorizer
-    queue: SqliteQueue
-    store: SqliteStore
-
+class Desk(Decider):
     def reset(self, target: str, *approvers: str, task: str | None = None) -> Decision:
         return self.change(RESET[1].format(target), RESET[2], target, *approvers, task=task)
 
@@ -78,16 +66,8 @@ def desk(
         prepare(world)  # edits the world's config or policies before they are loaded
     config = world.config()
     if extra_policy is not None:
-        folder = tmp_path / "custom-policies"
-        shutil.copytree(config.policy_dir, folder)
-        (folder / "zz-extra.cedar").write_text(extra_policy)
-        config = replace(config, policy_dir=folder)
-    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
-    queue = SqliteQueue(store)
-    authz = Authorizer(config, audit, store, Metrics(), queue=queue, directory=directory)
-    yield Desk(world, authz, queue, store)
-    store.close()
-    audit.close()
+        config = replace(config, policy_dir=policies_with(world, extra_policy))
+    yield from deciding(world, Desk, config=config, directory=directory)
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import make_world
+from factories import Decider, deciding, make_world
 
-from authz.audit import AuditLog
 from authz.directory import DirectoryUnavailable, Principal
-from authz.metrics import Metrics
-from authz.pipeline import Authorizer
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage
 from authz.stages.operation import OperationStage
-from authz.store.sqlite import SqliteStore
 
 
 class Down:
@@ -25,18 +21,12 @@ class Down:
 
 def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    config = world.config()
-    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
-    try:
-        authz = Authorizer(config, audit, store, Metrics())
-        decision = authz.check(world.request(task=world.token(world.bot)))
+    for d in deciding(world, Decider):
+        decision = d.authz.check(world.request(task=world.token(world.bot)))
         assert decision.allowed and decision.target == Principal(
             "alice", True, "human", False, frozenset({"staff"})
         )
-    finally:
-        store.close()
-        audit.close()
-    record = json.loads(config.audit.path.read_text().splitlines()[0])
+        record = d.records()[0]
     assert record["target_attributes"] == {
         "exists": True,
         "kind": "human",
@@ -76,20 +66,14 @@ def test_directory_down(
 
 def test_a_down_directory_denies_an_approved_change_end_to_end(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    config = world.config()
-    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
-    try:
-        authz = Authorizer(config, audit, store, Metrics(), directory=Down())
+    for d in deciding(world, Decider, directory=Down()):
         task = world.token(world.bot, intent="credential_recovery", actions=("user.password.reset",))
         reset = ("POST", "/v1/users/alice/password/reset")
         approval = world.approval("dana", task, *reset, "user.password.reset", "alice")
         headers = {"x-agent-intent": "credential_recovery", "x-approval-token": approval}
-        decision = authz.check(world.request(*reset, task=task, headers=headers))
+        decision = d.authz.check(world.request(*reset, task=task, headers=headers))
         assert decision.reason is Reason.CONTEXT_UNAVAILABLE
-        assert not store.approval_consumed(json.loads(_payload(approval))["jti"])  # nothing spent
-    finally:
-        store.close()
-        audit.close()
+        assert not d.store.approval_consumed(json.loads(_payload(approval))["jti"])  # nothing spent
 
 
 def _payload(token: str) -> bytes:

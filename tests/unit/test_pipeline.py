@@ -4,35 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from factories import BOT, ROGUE, World, make_world
+from factories import BOT, ROGUE, Decider, deciding, make_world
 
-from authz.audit import AuditLog, verify
-from authz.metrics import Metrics
+from authz.audit import verify
 from authz.model import RequestContext
-from authz.pipeline import COMPLETE_TASK_PATH, Authorizer, DecisionIds
+from authz.pipeline import COMPLETE_TASK_PATH, DecisionIds
 from authz.reasons import Reason
 from authz.store import StoreUnavailable
-from authz.store.sqlite import SqliteStore
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-@dataclass
-class Setup:
-    world: World
-    authz: Authorizer
-    audit: AuditLog
-    store: SqliteStore
-    metrics: Metrics
-
-    def records(self) -> list[dict[str, object]]:
-        self.audit.close()
-        return [json.loads(line) for line in self.audit.path.read_text().splitlines()]
-
+class Setup(Decider):
     def check(self, ctx: RequestContext) -> Reason:
         return self.authz.check(ctx).reason
 
@@ -41,15 +27,7 @@ class Setup:
 
 
 def setup_for(tmp_path: Path, audit_path: Path | None = None) -> Iterator[Setup]:
-    world = make_world(tmp_path)
-    config = world.config()
-    audit, store, metrics = (
-        AuditLog(audit_path or config.audit.path),
-        SqliteStore(config.store_path),
-        Metrics(),
-    )
-    yield Setup(world, Authorizer(config, audit, store, metrics), audit, store, metrics)
-    store.close()
+    yield from deciding(make_world(tmp_path), Setup, audit_path=audit_path)
 
 
 @pytest.fixture

@@ -2,52 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import jwt
 import pytest
-from factories import World, make_world
+from factories import Decider, deciding, make_world, policies_with
 
-from authz.audit import AuditLog
 from authz.metrics import Metrics
 from authz.model import Decision
 from authz.pipeline import Authorizer
 from authz.reasons import Reason
-from authz.store.sqlite import SqliteStore
 
 RESET_SVC = ("POST", "/v1/users/svc-backup/password/reset")
 
 
-@dataclass
-class Setup:
-    world: World
-    authz: Authorizer
-    audit: AuditLog
-    store: SqliteStore
-
+class Setup(Decider):
     def read(self) -> Decision:
         return self.authz.check(self.world.request(task=self.world.token(self.world.bot)))
-
-    def records(self) -> list[dict[str, object]]:
-        self.audit.close()
-        return [json.loads(line) for line in self.audit.path.read_text().splitlines()]
 
 
 def setup(tmp_path: Path, extra_policy: str | None = None) -> Iterator[Setup]:
     world = make_world(tmp_path)
     config = world.config()
     if extra_policy is not None:
-        folder = tmp_path / "custom-policies"
-        shutil.copytree(tmp_path / "policies", folder)
-        (folder / "zz-extra.cedar").write_text(extra_policy)
-        config = replace(config, policy_dir=folder)
-    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
-    yield Setup(world, Authorizer(config, audit, store, Metrics()), audit, store)
-    store.close()
+        config = replace(config, policy_dir=policies_with(world, extra_policy))
+    yield from deciding(world, Setup, config=config)
 
 
 @pytest.fixture
@@ -140,10 +122,7 @@ def permit_all(tmp_path: Path) -> Iterator[Setup]:
     folder.mkdir()
     shutil.copy(tmp_path / "policies" / "schema.cedarschema", folder)
     (folder / "all.cedar").write_text('@id("everything")\npermit (principal, action, resource);\n')
-    config = replace(world.config(), policy_dir=folder)
-    audit, store = AuditLog(config.audit.path), SqliteStore(config.store_path)
-    yield Setup(world, Authorizer(config, audit, store, Metrics()), audit, store)
-    store.close()
+    yield from deciding(world, Setup, config=replace(world.config(), policy_dir=folder))
 
 
 def test_no_policy_can_switch_off_stages_1_to_6(tmp_path: Path) -> None:
