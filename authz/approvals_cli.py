@@ -110,14 +110,6 @@ def _approver_of(key: PrivateKey, config: Config) -> Approver | None:
     return next((a for a in config.approvals.approvers.values() if public_pem_of(a.key) == mine), None)
 
 
-def _refusal(r: ApprovalRequest, approver: Approver) -> str | None:
-    if r.new.op_class not in approver.classes:
-        return f"{approver.id} may not approve {r.new.op_class}"
-    if approver.id in (r.new.agent, r.new.on_behalf_of, r.new.principal):
-        return f"{approver.id} is the agent, its on-behalf-of user or the target: someone else must approve"
-    return None
-
-
 def approvals_approve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     try:
@@ -136,10 +128,10 @@ def approvals_approve(args: argparse.Namespace) -> int:
             state = "unknown" if request is None else str(request.status)
             print(f"cannot approve {args.request_id}: {state}", file=sys.stderr)
             return 1
-        if refusal := _refusal(request, approver):
+        n = request.new
+        if refusal := approver.refusal(n.op_class, n.agent, n.on_behalf_of, n.principal):
             print(f"cannot approve: {refusal}", file=sys.stderr)
             return 1
-        n = request.new
         token = sign_approval(
             key=key,
             approver=approver.id,

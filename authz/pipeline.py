@@ -161,7 +161,7 @@ class Authorizer:
             message = f"{name} needs human approval, and no number of approvers lets the policy allow it"
         else:
             message = f"{name} needs human approval: {needed} distinct approver(s)"
-        return self._approval.ask(d, Reason.APPROVAL_REQUIRED, message, needed, int(now.timestamp()))
+        return self._approval.ask(d, Denied(Reason.APPROVAL_REQUIRED, message), needed, int(now.timestamp()))
 
     def _with_approvers_needed(self, d: Decision, now: dt.datetime, calls: int, denied: Denied) -> Denied:
         """A policy deny that more approvers would lift says how many, and is filed for approval."""
@@ -171,9 +171,13 @@ class Authorizer:
         needed = self._policy.approvals_needed(d, now, calls, self._approval.most)
         if needed is None:
             return denied
-        message = f"{denied.message}; {needed} distinct approvers would do"
-        seconds = int(now.timestamp())
-        return self._approval.ask(d, denied.reason, message, needed, seconds, denied.extra, denied.stage)
+        liftable = Denied(
+            denied.reason,
+            f"{denied.message}; {needed} distinct approvers would do",
+            denied.extra,
+            denied.stage,
+        )
+        return self._approval.ask(d, liftable, needed, int(now.timestamp()))
 
     def _poll(self, d: Decision) -> None:
         """An agent asks after an approval request: identity is enough, the API checks whose it is."""

@@ -124,8 +124,8 @@ class Denied(Exception):
     """A stage refused the request. ``message`` is safe to show the agent: no token or key text.
 
     ``extra`` holds more fields for the deny body, e.g. what to get approved. ``stage`` is the
-    stage that denied (1-10) when it is not the one its reason belongs to (``STAGE_OF``): a
-    policy can deny with an approval reason.
+    stage that denied (1-10): the one its reason belongs to (``STAGE_OF``) unless given — a
+    policy (stage 8) can deny with an approval reason.
     """
 
     def __init__(

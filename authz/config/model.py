@@ -124,6 +124,16 @@ class Approver:
     key: PublicKey = field(repr=False)
     classes: frozenset[str]  # operation classes this approver may approve
 
+    def refusal(self, op_class: str, agent: str, on_behalf_of: str | None, target: str) -> str | None:
+        """Why this approver may not approve such a request (None: may): a class it may not
+        approve, or it is the agent, the user the agent acts for, or the target (separation of
+        duties). Stage 6 and ``approvals approve`` both ask this."""
+        if op_class not in self.classes:
+            return f"{self.id} may not approve {op_class}"
+        if self.id in (agent, on_behalf_of, target):
+            return f"{self.id} is the agent, its on-behalf-of user or the target: someone else must approve"
+        return None
+
 
 @dataclass(frozen=True)
 class ApprovalsConfig:

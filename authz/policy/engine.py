@@ -81,7 +81,7 @@ class Policies:
     MEMO_LIMIT = 16_384
 
     def __init__(
-        self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path], schema_text: str = ""
+        self, policy_set: Any, schema: Any, meta: list[_Meta], files: list[Path], schema_text: str
     ) -> None:
         self._set, self._schema, self._meta, self.files = policy_set, schema, meta, files
         self._schema_text = schema_text

@@ -78,23 +78,13 @@ class ApprovalStage:
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
         return approvals
 
-    def ask(
-        self,
-        d: Decision,
-        reason: Reason,
-        message: str,
-        needed: int | None,
-        now: int,
-        extra: dict[str, Any] | None = None,
-        stage: int | None = None,
-    ) -> Denied:
-        """The deny for a request that needs (more) approvers: the deny body's ``approval``
-        object says what to get approved and, when ``needed`` distinct approvers would do, the
-        request is filed in the approval queue with a poll address. ``needed`` None: no number
-        of approvers would make the policy allow it, and nothing is filed."""
-        assert d.agent and d.task and d.operation
-        r, agent, task, operation = d.request, d.agent, d.task, d.operation
-        approvers = d.approvers
+    def ask(self, d: Decision, denied: Denied, needed: int | None, now: int) -> Denied:
+        """``denied`` for want of (more) approvers, with the deny body's ``approval`` object: what
+        to get approved and, when ``needed`` distinct approvers would do, the request filed in the
+        approval queue with a poll address. ``needed`` None: no number of approvers would make
+        the policy allow it, and nothing is filed."""
+        assert d.task and d.operation
+        r, task, operation, approvers = d.request, d.task, d.operation, d.approvers
         details: dict[str, Any] = {
             "operation": operation.name,
             "principal": operation.target,
@@ -107,8 +97,15 @@ class ApprovalStage:
         }
         if needed is None:
             details["queued"] = False
-            return Denied(reason, message, {**(extra or {}), "approval": details}, stage)
-        new = NewRequest(
+        else:
+            details.update(self._file(self._new_request(d, details["req"], needed), now))
+        return Denied(denied.reason, denied.message, {**denied.extra, "approval": details}, denied.stage)
+
+    @staticmethod
+    def _new_request(d: Decision, req: str, needed: int) -> NewRequest:
+        assert d.agent and d.task and d.operation
+        r, agent, task, operation = d.request, d.agent, d.task, d.operation
+        return NewRequest(
             agent=agent.spiffe_id,
             owner=agent.owner,
             task_id=task.task_id,
@@ -122,12 +119,10 @@ class ApprovalStage:
             method=r.method,
             path=r.path,
             body=r.body,
-            req=details["req"],
+            req=req,
             approvers_needed=needed,
             expires=task.expires,
         )
-        details.update(self._file(new, now))
-        return Denied(reason, message, {**(extra or {}), "approval": details}, stage)
 
     def _file(self, new: NewRequest, now: int) -> dict[str, Any]:
         if self._queue is None:
@@ -180,10 +175,5 @@ class ApprovalStage:
 
     def _check_approver(self, a: Approval, agent_id: str, task: Task, operation: Operation) -> None:
         approver = self._s.approvers[a.approver]  # verified against its key: it is configured
-        if operation.op_class not in approver.classes:
-            raise Denied(Reason.APPROVER_NOT_ALLOWED, f"{a.approver} may not approve {operation.op_class}")
-        if a.approver in (agent_id, task.subject, operation.target):
-            raise Denied(
-                Reason.APPROVER_NOT_ALLOWED,
-                f"{a.approver} is the agent, its on-behalf-of subject or the target: not an approver here",
-            )
+        if refusal := approver.refusal(operation.op_class, agent_id, task.on_behalf_of, operation.target):
+            raise Denied(Reason.APPROVER_NOT_ALLOWED, refusal)
