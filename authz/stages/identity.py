@@ -4,9 +4,10 @@ Envoy already validated the chain, but its SPIFFE validator accepts two URI SANs
 serverAuth-only certificates, and a request can reach this server without Envoy. So the
 certificate Envoy forwards (``source.certificate``) is verified again here, with
 ``cryptography``'s X.509 verifier against the bundle of the SVID's own trust domain, plus the
-X.509-SVID rules on top. Verified certificates are cached (the check costs ~90 µs); the
-validity window, the agent registry and the kill switch (the state store) are checked on every
-request.
+X.509-SVID leaf rules the verifier does not enforce (``_check_svid_leaf``). The verifier
+refuses unknown critical extensions (RFC 5280 §4.2) itself. Verified certificates are cached
+(the check costs ~90 µs); the validity window, the agent registry and the kill switch (the
+state store) are checked on every request.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from authz.cache import BoundedCache
 from authz.config import Agent, AgentStatus, TrustDomain
 from authz.reasons import Denied, Reason
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
@@ -27,6 +30,7 @@ from authz.tasks import thumbprint
 
 _CACHE_LIMIT = 4096
 _MAX_CERT_CHARS = 16384
+_TLS_USAGES = {ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth", ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class IdentityStage:
         self._stores = {d.name: Store(list(d.bundle)) for d in trust_domains}
         self._agents = agents
         self._state = state
-        self._cache: dict[str, VerifiedSvid] = {}
+        self._cache: BoundedCache[str, VerifiedSvid] = BoundedCache(_CACHE_LIMIT)
 
     def verify(self, principal: str, certificate: str, now: dt.datetime) -> Caller:
         if not certificate:
@@ -62,9 +66,7 @@ class IdentityStage:
         svid = self._cache.get(certificate)
         if svid is None:
             svid = self._verify_certificate(certificate, now)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[certificate] = svid
+            self._cache.put(certificate, svid)
         if not svid.not_before <= now <= svid.not_after:
             raise _invalid("client certificate is outside its validity window")
         if principal != svid.spiffe_id:
@@ -90,7 +92,7 @@ class IdentityStage:
         trust_domain, _ = parse_spiffe_id(spiffe_id)
         store = self._stores.get(trust_domain)
         if store is None:
-            raise _invalid(f"trust domain {trust_domain} is not trusted")
+            raise _invalid("the client certificate's trust domain is not trusted")
         _check_svid_leaf(leaf)
         verifier = PolicyBuilder().store(store).time(now).build_client_verifier()
         try:
@@ -120,16 +122,43 @@ def _single_spiffe_id(leaf: x509.Certificate) -> str:
 
 
 def _check_svid_leaf(leaf: x509.Certificate) -> None:
-    """X.509-SVID leaf rules: not a CA, and usable for TLS client authentication."""
+    """X.509-SVID leaf rules (§3.1, §4.1, §4.3, §4.4, §5.2): not a CA, a critical key usage
+    for signing only, both TLS usages, and a critical SAN when the Subject is empty."""
+    extensions = leaf.extensions  # parsed without error by _single_spiffe_id
     try:
-        constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if constraints.ca:
+        if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise _invalid("a CA certificate cannot be a client identity")
     except x509.ExtensionNotFound:
         pass
+    _check_key_usage(extensions)
+    _check_extended_key_usage(extensions)
+    san = extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    if not leaf.subject.rdns and not san.critical:
+        raise _invalid("client certificate has an empty subject and a non-critical URI SAN")
+
+
+def _check_key_usage(extensions: x509.Extensions) -> None:
     try:
-        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        extension = extensions.get_extension_for_class(x509.KeyUsage)
     except x509.ExtensionNotFound:
-        raise _invalid("client certificate lacks the clientAuth extended key usage") from None
-    if x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-        raise _invalid("client certificate lacks the clientAuth extended key usage")
+        raise _invalid("client certificate has no key usage extension") from None
+    if not extension.critical:
+        raise _invalid("client certificate's key usage extension is not critical")
+    usage = extension.value
+    if not usage.digital_signature:
+        raise _invalid("client certificate's key usage lacks digitalSignature")
+    if usage.key_cert_sign:
+        raise _invalid("client certificate's key usage has keyCertSign: it is a signing certificate")
+    if usage.crl_sign:
+        raise _invalid("client certificate's key usage has cRLSign: it is a signing certificate")
+
+
+def _check_extended_key_usage(extensions: x509.Extensions) -> None:
+    """Stricter than the SHOULD of §4.4: the extension is required, with both usages."""
+    try:
+        usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise _invalid("client certificate has no extended key usage extension") from None
+    for oid, name in _TLS_USAGES.items():
+        if oid not in usages:
+            raise _invalid(f"an X.509-SVID has both clientAuth and serverAuth usages; this lacks {name}")

@@ -128,7 +128,8 @@ def test_pki_init_makes_svids_with_one_uri_san(tmp_path: Path) -> None:
         "spiffe://agents.example.org/agent/bot"
     ]
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+    eku = x509.oid.ExtendedKeyUsageOID
+    assert set(usage) == {eku.CLIENT_AUTH, eku.SERVER_AUTH}  # X509-SVID 4.4: both, when it is there
     assert (tmp_path / "pki" / "agents" / "bot.key").stat().st_mode & 0o077 == 0
 
 
