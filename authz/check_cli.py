@@ -44,6 +44,8 @@ def read_request(path: Path) -> RequestContext:
         body = spec.get("body", "")
         body_bytes = json.dumps(body).encode() if isinstance(body, dict) else str(body).encode()
         headers = {str(k).lower(): str(v) for k, v in spec.get("headers", {}).items()}
+        if isinstance(body, dict):  # a body written as a JSON object is sent as JSON
+            headers.setdefault("content-type", "application/json")
         method, request_path = str(spec["method"]), str(spec["path"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RequestFileError(f"{path}: {exc}") from None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from authz.model import INJECTED_HEADERS
+from authz.headers import INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
 from authz.stages.approval import POLL_PATH
 
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
@@ -126,6 +126,19 @@ def _http_filters(p: EnvoyParams) -> list[dict[str, Any]]:
                 },
                 "failure_mode_allow": False,
                 "status_on_error": {"code": "ServiceUnavailable"},
+            },
+        },
+        {
+            # Defence in depth: agent-authz refuses a request carrying one of these; were one
+            # ever allowed, the upstream still would not see it.
+            "name": "strip_rewriting_headers",
+            "typed_config": {
+                "@type": _FILTERS + "http.header_mutation.v3.HeaderMutation",
+                "mutations": {
+                    "request_mutations": [
+                        {"remove": h} for h in (*METHOD_OVERRIDE_HEADERS, *PATH_OVERRIDE_HEADERS)
+                    ]
+                },
             },
         },
         *_transcoder(p),

@@ -8,27 +8,13 @@ from typing import Any
 
 from authz.approvals import Approval
 from authz.config import Agent
-from authz.directory import Principal
+from authz.directory import Group, Principal
+from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, NOTE_HEADERS
 from authz.reasons import Reason, http_status
 from authz.stages.operation import Operation
 from authz.tasks import Task
 
-#: Headers agent-authz sets towards the upstream; client copies never pass (DESIGN §4).
-INJECTED_HEADERS = (
-    "x-authz-decision-id",
-    "x-agent-id",
-    "x-agent-owner",
-    "x-agent-task",
-    "x-on-behalf-of",
-    "x-approved-by",
-)
-#: Credentials for agent-authz only; they never reach the upstream.
-CREDENTIAL_HEADERS = ("x-agent-task-token", "x-approval-token")
-
-
-#: Headers an agent writes for the humans who read audit records and approval requests,
-#: kept only up to this many characters.
-NOTE_HEADERS = {"x-agent-intent": 128, "x-agent-justification": 1024, "x-agent-prompt-ref": 256}
+__all__ = ["CREDENTIAL_HEADERS", "INJECTED_HEADERS", "NOTE_HEADERS", "Decision", "RequestContext"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +44,7 @@ class Decision:
     task: Task | None = None
     approvals: tuple[Approval, ...] = ()  # stage 6: consumed with the allow
     target: Principal | None = None  # stage 7: the directory's view of the target
+    group: Group | None = None  # stage 7: the group a membership change touches
     context_degraded: bool = False  # a read let through with the target's attributes unknown
     policies: tuple[str, ...] = ()  # stage 8: the policies that decided
     shadow: dict[str, Any] | None = None  # stage 8 in shadow mode: the decision it did not enforce

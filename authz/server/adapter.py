@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +12,9 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
 
-from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS, Decision, RequestContext
+from authz.cache import BoundedCache
+from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
+from authz.model import Decision, RequestContext
 from authz.reasons import Reason, http_status
 
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
@@ -68,12 +69,11 @@ class ResponseEncoder:
     """
 
     ID_LENGTH = 32  # pipeline.DecisionIds
-    MAX_TEMPLATES = 4096  # distinct (agent, task, on-behalf-of) sets; the cache starts over when full
+    MAX_TEMPLATES = 4096  # distinct (agent, task, on-behalf-of) sets, least recently used out first
 
-    def __init__(self) -> None:
+    def __init__(self, max_templates: int = MAX_TEMPLATES) -> None:
         self._placeholder = secrets.token_hex(self.ID_LENGTH // 2).encode()
-        self._templates: dict[tuple[tuple[str, str], ...], bytes] = {}
-        self._lock = threading.Lock()
+        self._templates: BoundedCache[tuple[tuple[str, str], ...], bytes] = BoundedCache(max_templates)
 
     def encode(self, decision: Decision) -> bytes:
         if not decision.allowed:
@@ -93,15 +93,13 @@ class ResponseEncoder:
         template = bytes(_ok({**headers, **ids}).SerializeToString())
         if template.count(self._placeholder) != 1:
             return None  # another header's value holds the placeholder: no template for this set
-        with self._lock:
-            if len(self._templates) >= self.MAX_TEMPLATES:
-                self._templates.clear()
-            self._templates[key] = template
+        self._templates.put(key, template)
         return template
 
 
 def _ok(upstream_headers: dict[str, str]) -> pb.CheckResponse:
-    remove = [h for h in INJECTED_HEADERS if h not in upstream_headers] + list(CREDENTIAL_HEADERS)
+    remove = [h for h in INJECTED_HEADERS if h not in upstream_headers]
+    remove += [*CREDENTIAL_HEADERS, *METHOD_OVERRIDE_HEADERS, *PATH_OVERRIDE_HEADERS]
     ok = pb.OkHttpResponse(
         headers=[_header(k, v) for k, v in upstream_headers.items()],
         headers_to_remove=remove,

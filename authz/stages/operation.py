@@ -1,33 +1,44 @@
-"""Stage 2 — operation: what the request does, and to whom.
+"""Stage 2 — operation: what the request does, and to whom — read once, the way no upstream disagrees.
 
 The method and path are matched against the route table; the target principal comes from a
-path parameter and/or a JSON body field (both present ⇒ they must agree). Anything ambiguous
-is refused rather than guessed at: encoded separators or dots, empty or dot segments, ``;``
-parameters, a query string on a route that takes none, duplicate JSON keys, compressed bodies.
+path parameter and/or a JSON body field (both present ⇒ they must agree). Wherever an upstream
+could read the request differently from this server, the request is refused
+(``malformed_request``) instead of guessed at:
+
+- the path: encoded separators or dots, empty or dot segments, ``;`` (matrix) parameters,
+  control characters, a fragment;
+- the method: a method-override or URL-rewriting header (``X-HTTP-Method-Override`` …) or a
+  ``_method`` parameter, which frameworks honour to turn a read into a change;
+- the query string: none unless the route declares it (``allow_query``), never ``;``, and no
+  parameter a lenient reader could take for the principal, a path parameter or ``_method``;
+- the body (``authz/stages/body.py``): JSON only, and only one reading of it.
 
 Without a body, the outcome depends on method and path alone (the route table is fixed for
-the life of the process), so resolved body-less requests are remembered: an agent reading the
-same account again does not pay for parsing the path again.
+the life of the process), so resolved body-less requests are remembered in a bounded cache.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeGuard
 from urllib.parse import unquote
 
+from authz.cache import BoundedCache
 from authz.config import Route
+from authz.headers import REWRITING_HEADERS
+from authz.names import fold, key_skeleton
 from authz.reasons import Denied, Reason
+from authz.stages.body import BodyReader, check_content_type
 
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # RFC 3986 pchar, minus ';' (path parameters) — anything else in a raw path is refused.
 _RAW_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,=:@%-]+")
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _FORBIDDEN_DECODED = re.compile(r"[/\\;%\x00-\x1f\x7f]")
-_MEMO_LIMIT = 8192  # distinct (method, path) pairs; the memo starts over when full
+_QUERY_NAME_PARTS = re.compile(r"[\[\].]")  # user[name]=…, user.name=…: read as nested by some
+_MEMO_LIMIT = 8192  # distinct (method, path) pairs
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,21 @@ class Operation:
     def op_class(self) -> str:
         return self.route.op_class
 
+    @property
+    def group(self) -> str | None:
+        """The group a membership change touches (the route's ``group_param``)."""
+        return self.params.get(self.route.group_param) if self.route.group_param else None
+
 
 def _malformed(message: str) -> Denied:
     return Denied(Reason.MALFORMED_REQUEST, message)
+
+
+def check_rewriting_headers(headers: Mapping[str, str]) -> None:
+    """No header that makes a framework act on another method or path than Envoy routed."""
+    for name in REWRITING_HEADERS:
+        if headers.get(name) is not None:
+            raise _malformed(f"{name} is refused: the request must mean what its method and path say")
 
 
 class OperationStage:
@@ -54,33 +77,33 @@ class OperationStage:
         self._routes: dict[tuple[str, int], list[Route]] = {}
         for route in routes:
             self._routes.setdefault((route.method, len(route.segments)), []).append(route)
+        self._readers = {route: BodyReader(route) for route in routes}
         self._max_body_bytes = max_body_bytes
-        self._memo: dict[tuple[str, str], Operation] = {}
+        self._memo: BoundedCache[tuple[str, str], Operation] = BoundedCache(_MEMO_LIMIT)
 
     def resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
+        check_rewriting_headers(headers)
         if body:
             return self._resolve(method, path, headers, body)
         operation = self._memo.get((method, path))
         if operation is None:
             operation = self._resolve(method, path, headers, body)  # a refusal raises: not remembered
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo = {}
-            self._memo[(method, path)] = operation
+            self._memo.put((method, path), operation)
         return operation
 
     def _resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
         if not _METHOD.fullmatch(method):
             raise _malformed("the method is not an upper-case HTTP method token")
-        path, has_query, _query = path.partition("?")
+        path, has_query, query = path.partition("?")
         segments = _split_path(path)
         route, params = self._match(method, segments)
-        if has_query and not route.allow_query:
-            raise _malformed(f"{route.operation} takes no query string")
+        if has_query:
+            _check_query(route, query)
         target = params.get(route.principal_param) if route.principal_param else None
-        if route.principal_body_field is not None:
-            target = _body_principal(route, target, headers, body, self._max_body_bytes)
-        if target is None:
-            raise _malformed(f"{route.operation} needs a target principal")
+        if body:
+            target = self._body_principal(route, target, headers, body)
+        elif target is None:
+            raise _malformed(f"{route.operation} needs a JSON body with '{route.principal_body_field}'")
         return Operation(route, target, params)
 
     def _match(self, method: str, segments: list[str]) -> tuple[Route, dict[str, str]]:
@@ -94,6 +117,38 @@ class OperationStage:
             else:
                 return route, params
         raise Denied(Reason.UNKNOWN_ROUTE, f"no route for {method} {'/' + '/'.join(segments)}")
+
+    def _body_principal(
+        self, route: Route, path_target: str | None, headers: Mapping[str, str], body: bytes
+    ) -> str:
+        if headers.get("content-encoding", "identity").lower() != "identity":
+            raise _malformed("compressed request bodies are not accepted")
+        if len(body) > self._max_body_bytes:
+            raise _malformed("the request body is too large")
+        check_content_type(headers)
+        document = self._readers[route].read(body)
+        if not route.takes_body:
+            if document:
+                raise _malformed(f"{route.operation} takes no body (at most {{}})")
+            assert path_target is not None  # a route without a body field has a path principal
+            return path_target
+        field = route.principal_body_field
+        if field is None or field not in document:
+            if path_target is None:
+                raise _malformed(f"the JSON body lacks '{field}'")
+            return path_target
+        value = document[field]
+        if not _principal_name(value):
+            raise _malformed(f"'{field}' in the body must be a principal name")
+        if path_target is not None and value != path_target:
+            raise _malformed("the body principal disagrees with the path principal")
+        return value
+
+
+def _principal_name(value: object) -> TypeGuard[str]:
+    if not isinstance(value, str) or not value:
+        return False
+    return value == value.strip() and not _FORBIDDEN_DECODED.search(value)
 
 
 def _split_path(path: str) -> list[str]:
@@ -124,44 +179,25 @@ def _decode_segment(raw: str) -> str:
     return value
 
 
-def _body_principal(
-    route: Route, path_target: str | None, headers: Mapping[str, str], body: bytes, max_bytes: int
-) -> str | None:
-    field = route.principal_body_field
-    assert field is not None
-    if not body:
-        if path_target is None:
-            raise _malformed(f"{route.operation} needs a JSON body with '{field}'")
-        return path_target
-    if headers.get("content-encoding", "identity").lower() != "identity":
-        raise _malformed("compressed request bodies are not accepted")
-    if len(body) > max_bytes:
-        raise _malformed("the request body is too large")
-    document = _parse_json_object(body)
-    value = document.get(field)
-    if value is None:
-        if path_target is None:
-            raise _malformed(f"the JSON body lacks '{field}'")
-        return path_target
-    if not isinstance(value, str) or not value or _FORBIDDEN_DECODED.search(value):
-        raise _malformed(f"'{field}' in the body must be a principal name")
-    if path_target is not None and value != path_target:
-        raise _malformed("the body principal disagrees with the path principal")
-    return value
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate key")
-    return dict(pairs)
-
-
-def _parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body.decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _malformed("the body is not valid JSON (or repeats a key)") from None
-    if not isinstance(document, dict):
-        raise _malformed("the body must be a JSON object")
-    return document
+def _check_query(route: Route, query: str) -> None:
+    """The query string holds nothing an upstream could read as a second principal or method."""
+    if not route.allow_query:
+        raise _malformed(f"{route.operation} takes no query string")
+    if ";" in query or "#" in query:
+        raise _malformed("the query string holds ';' or '#', which parsers split differently")
+    binding = {key_skeleton(p) for p in route.params}
+    if route.principal_body_field is not None:
+        binding.add(key_skeleton(route.principal_body_field))
+    for part in query.split("&"):
+        raw_name = part.partition("=")[0]
+        try:
+            name = unquote(raw_name.replace("+", " "), errors="strict")
+        except UnicodeDecodeError:
+            raise _malformed("a query parameter name is not valid UTF-8 once decoded") from None
+        if route.query_names is not None and name not in route.query_names:
+            raise _malformed(f"query parameter {name!r} is not one {route.operation} takes")
+        for piece in _QUERY_NAME_PARTS.split(name):
+            if fold(piece) == "_method":
+                raise _malformed("the query string holds a _method override")
+            if key_skeleton(piece) in binding:
+                raise _malformed(f"query parameter {name!r} may be read as a principal or path parameter")

@@ -9,7 +9,8 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 from factories import check_request, make_world
 from google.rpc import code_pb2
 
-from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS, Decision, RequestContext
+from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
+from authz.model import Decision, RequestContext
 from authz.reasons import Reason
 from authz.server.adapter import ResponseEncoder, to_request, to_response
 
@@ -49,7 +50,8 @@ def test_allow_sets_identity_headers_and_strips_the_rest() -> None:
     set_headers = {h.header.key: h.header.value for h in resp.ok_response.headers}
     assert set_headers == d.upstream_headers
     removed = set(resp.ok_response.headers_to_remove)
-    assert removed == (set(INJECTED_HEADERS) - set(set_headers)) | set(CREDENTIAL_HEADERS)
+    rewriting = set(METHOD_OVERRIDE_HEADERS) | set(PATH_OVERRIDE_HEADERS)
+    assert removed == (set(INJECTED_HEADERS) - set(set_headers)) | set(CREDENTIAL_HEADERS) | rewriting
 
 
 def test_deny_body_and_status() -> None:
@@ -91,19 +93,18 @@ def test_a_header_holding_the_placeholder_gets_no_template() -> None:
     placeholder = encoder._placeholder.decode()
     d = allowed("f" * 32, **{"x-agent-owner": placeholder})
     assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
-    assert encoder._templates == {}
+    assert len(encoder._templates) == 0
 
 
 def test_short_ids_and_denies_are_encoded_in_full() -> None:
     encoder = ResponseEncoder()
     for d in (allowed("d1"), decision(Reason.UNKNOWN_ROUTE, "why")):
         assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)
-    assert encoder._templates == {}
+    assert len(encoder._templates) == 0
 
 
 def test_the_template_cache_is_bounded() -> None:
-    encoder = ResponseEncoder()
-    encoder.MAX_TEMPLATES = 4
+    encoder = ResponseEncoder(max_templates=4)
     for task in range(10):
         d = allowed("a" * 32, **{"x-agent-task": f"t{task}"})
         assert pb.CheckResponse.FromString(encoder.encode(d)) == to_response(d)

@@ -22,6 +22,9 @@ def body(**fields: object) -> bytes:
     return json.dumps(fields).encode()
 
 
+JSON = {"content-type": "application/json"}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "payload", "operation", "target"),
     [
@@ -37,7 +40,7 @@ def body(**fields: object) -> bytes:
 def test_routes_resolve(
     stage: OperationStage, method: str, path: str, payload: bytes, operation: str, target: str
 ) -> None:
-    op = stage.resolve(method, path, {}, payload)
+    op = stage.resolve(method, path, JSON, payload)
     assert (op.name, op.target) == (operation, target)
 
 
@@ -52,7 +55,7 @@ def reason_for(
     stage: OperationStage, method: str, path: str, payload: bytes = b"", headers: dict[str, str] | None = None
 ) -> Reason:
     with pytest.raises(Denied) as info:
-        stage.resolve(method, path, headers or {}, payload)
+        stage.resolve(method, path, JSON if headers is None else headers, payload)
     return info.value.reason
 
 
@@ -173,7 +176,7 @@ def test_body_less_requests_are_remembered_and_refusals_are_not(fresh: Operation
     for _ in range(2):
         assert reason_for(fresh, "GET", "/v1/users/alice%2F..%2Fbob") is Reason.MALFORMED_REQUEST
         assert reason_for(fresh, "GET", "/v1/secrets") is Reason.UNKNOWN_ROUTE
-    assert list(fresh._memo) == [("GET", "/v1/users/alice")]
+    assert ("GET", "/v1/users/alice") in fresh._memo and len(fresh._memo) == 1
 
 
 def test_a_remembered_path_still_checks_each_body(fresh: OperationStage) -> None:
@@ -181,4 +184,4 @@ def test_a_remembered_path_still_checks_each_body(fresh: OperationStage) -> None
     assert fresh.resolve("POST", path, {}, b"").target == "alice"
     assert reason_for(fresh, "POST", path, body(user="bob")) is Reason.MALFORMED_REQUEST
     assert reason_for(fresh, "POST", path, b"{not json") is Reason.MALFORMED_REQUEST
-    assert list(fresh._memo) == [("POST", path)]
+    assert ("POST", path) in fresh._memo and len(fresh._memo) == 1
