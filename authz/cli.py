@@ -45,6 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _config_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: ok ({len(config.agents)} agents, {len(config.routes)} routes)")
     return 0
 

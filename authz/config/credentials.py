@@ -17,8 +17,10 @@ from authz.config.model import (
 )
 from authz.config.table import Table, string_list
 from authz.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
+from authz.names import fold
 
 _ALGORITHMS = ("EdDSA", "ES256")
+MAX_DELEGATION_DEPTH = 16  # nested `act` claims; the JWS parser refuses deeper JSON anyway
 
 
 def tasks_section(t: Table) -> TasksConfig:
@@ -44,6 +46,8 @@ def tasks_section(t: Table) -> TasksConfig:
         max_token_bytes=t.integer("max_token_bytes", d.max_token_bytes, minimum=256),
         max_delegation_depth=t.integer("max_delegation_depth", d.max_delegation_depth, minimum=0),
     )
+    if cfg.max_delegation_depth > MAX_DELEGATION_DEPTH:
+        raise t.fail("max_delegation_depth", f"must be at most {MAX_DELEGATION_DEPTH}")
     t.done()
     return cfg
 
@@ -79,11 +83,15 @@ def approvals_section(t: Table) -> ApprovalsConfig:
             name=a.text("name"),
             key=_public_key(a, algorithms),
             classes=frozenset(string_list(a, "classes")),
+            principal=a.opt_str("principal") or "",
         )
         if unknown := sorted(approver.classes - set(OPERATION_CLASSES)):
             raise a.fail("classes", f"unknown operation class(es) {unknown}")
         if approver.id in approvers:
             raise a.fail("id", "listed twice")
+        mine = {fold(approver.id), fold(approver.identity)}
+        if same := next((o.id for o in approvers.values() if mine & {fold(o.id), fold(o.identity)}), None):
+            raise a.fail("principal", f"{approver.id} and {same} are one person: one entry per approver")
         approvers[approver.id] = approver
         a.done()
     for moved in _THRESHOLDS:

@@ -12,8 +12,6 @@ from cryptography import x509
 
 from authz.config.credentials import approvals_section, check_intents, intents_section, tasks_section
 from authz.config.model import (
-    METHODS,
-    OPERATION_CLASSES,
     Agent,
     AgentStatus,
     AuditConfig,
@@ -24,24 +22,19 @@ from authz.config.model import (
     ServerConfig,
     TrustDomain,
 )
+from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
 from authz.config.table import Table
 from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.policy.engine import SCHEMA_FILE, Policies, PolicyError
-from authz.spiffe import SpiffeIdError, parse_spiffe_id
-
-_PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
-
-
-_LITERAL = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,=-]+$")
-
-
-_OPERATION = re.compile(r"^[a-z][a-z0-9_.-]*$")
+from authz.spiffe import SpiffeIdError, check_trust_domain, parse_spiffe_id
+from authz.svid import check_trust_bundle
 
 
 def load_config(path: str | Path) -> Config:
     file = Path(path).resolve()
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -49,10 +42,11 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"is not valid TOML: {exc}") from None
     top = Table(file, "", raw)
-    routes = _routes(top)
+    routes = read_routes(top, text, upstream_names(top))
+    server = _server(top.table("server"))
     config = Config(
         source=file,
-        server=_server(top.table("server")),
+        server=server,
         audit=_audit(top.table("audit")),
         trust_domains=_trust_domains(top),
         agents=_agents(top),
@@ -64,6 +58,7 @@ def load_config(path: str | Path) -> Config:
         approvals=approvals_section(top.table("approvals")),
         directory=_directory(top.table("directory")) if "directory" in top.data else None,
         **_policy(top.table("policy"), routes),
+        warnings=tuple(route_warnings(routes, file) + listen_warnings(server.listen, "server.listen", file)),
     )
     top.done()
     _check_agents_in_trust_domains(config, file)
@@ -102,10 +97,17 @@ def _trust_domains(top: Table) -> tuple[TrustDomain, ...]:
     domains: list[TrustDomain] = []
     for t in top.tables("trust_domains"):
         name = t.text("name")
-        if not re.fullmatch(r"[a-z0-9._-]+", name):
-            raise t.fail("name", "must be a SPIFFE trust domain name (lowercase letters, digits, . _ -)")
+        try:
+            check_trust_domain(name)
+        except SpiffeIdError as exc:
+            raise t.fail("name", f"must be a SPIFFE trust domain name: {exc}") from None
         bundle_path = t.path("bundle")
-        domains.append(TrustDomain(name, bundle_path, _read_bundle(t, bundle_path)))
+        bundle = _read_bundle(t, bundle_path)
+        try:
+            check_trust_bundle(name, bundle)
+        except ValueError as exc:
+            raise t.fail("bundle", f"{bundle_path}: {exc}") from None
+        domains.append(TrustDomain(name, bundle_path, bundle))
         t.done()
     if not domains:
         raise top.fail("trust_domains", "at least one trust domain is required")
@@ -152,80 +154,28 @@ def _check_agents_in_trust_domains(config: Config, file: Path) -> None:
             raise ConfigError(file, f"agents[{i}].spiffe_id", "trust domain is not configured")
 
 
-def _routes(top: Table) -> tuple[Route, ...]:
-    routes: list[Route] = []
-    for t in top.tables("routes"):
-        method = t.text("method")
-        if method not in METHODS:
-            raise t.fail("method", f"must be one of {', '.join(METHODS)}")
-        path = t.text("path")
-        params = _template_params(t, path)
-        operation = t.text("operation")
-        if not _OPERATION.fullmatch(operation):
-            raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
-        op_class = t.text("class")
-        if op_class not in OPERATION_CLASSES:
-            raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
-        principal = t.table("principal")
-        param, body_field = principal.opt_str("path_param"), principal.opt_str("body_field")
-        principal.done()
-        if param is None and body_field is None:
-            raise t.fail("principal", "needs path_param and/or body_field")
-        if param is not None and param not in params:
-            raise t.fail("principal.path_param", f"{{{param}}} is not in the path template")
-        route = Route(
-            method,
-            path,
-            operation,
-            op_class,
-            param,
-            body_field,
-            reversible=t.flag("reversible", False),
-            allow_query=t.flag("allow_query", False),
-            approval=t.flag("approval", False),
-            enforce=t.flag("enforce", True),
-        )
-        t.done()
-        if any((r.method, r.segments) == (route.method, route.segments) for r in routes):
-            raise t.fail("path", f"{method} {path} is listed twice")
-        routes.append(route)
-    if not routes:
-        raise top.fail("routes", "at least one route is required")
-    return tuple(routes)
-
-
-def _template_params(t: Table, path: str) -> list[str]:
-    if not path.startswith("/") or path == "/" or path.endswith("/") or "//" in path:
-        raise t.fail("path", "must be /segment/... without empty segments or a trailing '/'")
-    params: list[str] = []
-    for segment in path.strip("/").split("/"):
-        match = _PARAM.fullmatch(segment)
-        if match:
-            params.append(match.group(1))
-        elif segment in (".", "..") or not _LITERAL.fullmatch(segment):
-            raise t.fail("path", f"segment {segment!r} is neither a literal nor {{param}}")
-    if len(set(params)) != len(params):
-        raise t.fail("path", "a {param} is used twice")
-    return params
-
-
 def _directory(t: Table) -> DirectoryConfig:
     d = DirectoryConfig("")
     kind = t.text("kind")
     if kind not in ("http", "file"):
         raise t.fail("kind", 'must be "http" or "file"')
     url = t.opt_str("url") if kind == "http" else None
+    group_url = t.opt_str("group_url") if kind == "http" else None
     path = t.path("path") if kind == "file" else None
     if path is not None:
         try:
             FileDirectory(path)  # read again by the server; a broken file stops it here
         except DirectoryFileError as exc:
             raise t.fail("path", str(exc)) from None
-    if kind == "http" and (url is None or "{name}" not in url or not re.match(r"https?://", url)):
-        raise t.fail("url", "must be an http(s) URL containing {name}")
+    for key, value in (("url", url), ("group_url", group_url)):
+        if kind == "http" and (key == "url" or value is not None) and not _lookup_url(value):
+            raise t.fail(key, "must be an http(s) URL containing {name}")
     rule = t.text("reads_when_unavailable", d.reads_when_unavailable)
     if rule not in ("deny", "allow"):
         raise t.fail("reads_when_unavailable", 'must be "deny" or "allow"')
+    unknown = t.text("unknown_targets", d.unknown_targets)
+    if unknown not in ("deny", "allow"):
+        raise t.fail("unknown_targets", 'must be "deny" or "allow"')
     cfg = DirectoryConfig(
         kind=kind,
         url=url,
@@ -234,9 +184,15 @@ def _directory(t: Table) -> DirectoryConfig:
         timeout_ms=t.integer("timeout_ms", d.timeout_ms),
         max_concurrency=t.integer("max_concurrency", d.max_concurrency),
         reads_when_unavailable=rule,
+        group_url=group_url,
+        unknown_targets=unknown,
     )
     t.done()
     return cfg
+
+
+def _lookup_url(url: str | None) -> bool:
+    return url is not None and "{name}" in url and re.match(r"https?://", url) is not None
 
 
 def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:

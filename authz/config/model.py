@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
 
 from authz.keys import PublicKey
+from authz.names import NameRule
 
 
 class ConfigError(Exception):
@@ -68,6 +70,25 @@ class Agent:
     description: str = ""
 
 
+#: JSON types a body schema can name; ``object`` and ``array`` come from nested tables and lists.
+JSON_SCALARS = ("string", "integer", "number", "boolean")
+
+
+@dataclass(frozen=True)
+class JsonType:
+    """The shape a route accepts for a JSON value: a scalar, an object with exactly these keys
+    (each optional), or an array of one element type."""
+
+    kind: str  # one of JSON_SCALARS, "object" or "array"
+    fields: tuple[tuple[str, JsonType], ...] = ()  # object: the keys it may hold, and their types
+    items: JsonType | None = None  # array: the type of every element
+    nullable: bool = False  # ``"string?"``: null is accepted too
+
+    @cached_property
+    def field_map(self) -> dict[str, JsonType]:
+        return dict(self.fields)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -80,6 +101,11 @@ class Route:
     allow_query: bool = False
     approval: bool = False  # needs human approval even though its class does not
     enforce: bool = True  # False: shadow mode for this route's policy decisions (audited, not enforced)
+    query_names: frozenset[str] | None = None  # allow_query with these parameter names only
+    body: JsonType | None = None  # the body schema; None: any keys, within the reading rules
+    names: NameRule = NameRule.EXACT  # how the upstream compares principal and group names
+    group_param: str | None = None  # the {param} naming the group a membership change touches
+    line: int | None = field(default=None, compare=False)  # where the route is in its file
 
     @property
     def gated(self) -> bool:
@@ -88,6 +114,17 @@ class Route:
     @property
     def segments(self) -> tuple[str, ...]:
         return tuple(self.path.strip("/").split("/"))
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(s[1:-1] for s in self.segments if s.startswith("{"))
+
+    @property
+    def takes_body(self) -> bool:
+        return self.principal_body_field is not None or self.body is not None
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
 
     @property
     def state_changing(self) -> bool:
@@ -123,16 +160,11 @@ class Approver:
     name: str
     key: PublicKey = field(repr=False)
     classes: frozenset[str]  # operation classes this approver may approve
+    principal: str = ""  # the approver's own name in the directory (default: the id)
 
-    def refusal(self, op_class: str, agent: str, on_behalf_of: str | None, target: str) -> str | None:
-        """Why this approver may not approve such a request (None: may): a class it may not
-        approve, or it is the agent, the user the agent acts for, or the target (separation of
-        duties). Stage 6 and ``approvals approve`` both ask this."""
-        if op_class not in self.classes:
-            return f"{self.id} may not approve {op_class}"
-        if self.id in (agent, on_behalf_of, target):
-            return f"{self.id} is the agent, its on-behalf-of user or the target: someone else must approve"
-        return None
+    @property
+    def identity(self) -> str:
+        return self.principal or self.id
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,8 @@ class DirectoryConfig:
     timeout_ms: int = 500
     max_concurrency: int = 8
     reads_when_unavailable: str = "deny"  # the pre-approved degraded rule for reads: deny | allow
+    group_url: str | None = None  # http: group lookups, with {name}
+    unknown_targets: str = "deny"  # changes to a principal or group the directory does not know
 
 
 @dataclass(frozen=True)
@@ -184,3 +218,4 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
     policy_enforce: bool = True  # False: shadow mode for every policy decision
+    warnings: tuple[str, ...] = ()  # what `config check` points out without refusing

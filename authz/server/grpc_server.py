@@ -119,6 +119,8 @@ class AuthzServer:
         self._metrics_http, _ = start_http_server(int(port), addr=host, registry=self.metrics.registry)
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
+        for warning in self.config.warnings:
+            log.warning("%s", warning)
         self._set_serving(True)
         if self._watch_interval is not None:
             threading.Thread(target=self._watch, name="config-watch", daemon=True).start()

@@ -153,7 +153,7 @@ def test_duplicate_route_is_refused(config_path: Path) -> None:
     text = config_path.read_text()
     first_route = text[text.index("[[routes]]") : text.index("[[routes]]", text.index("[[routes]]") + 1)]
     config_path.write_text(text + "\n" + first_route)
-    with pytest.raises(ConfigError, match="listed twice"):
+    with pytest.raises(ConfigError, match="can match the same request"):
         load_config(config_path)
 
 
