@@ -15,10 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from authz import duties
 from authz.admin import operator_name
 from authz.approvals import sign_approval
 from authz.config import Approver, Config, load_config
-from authz.directory import DirectoryUnavailable
+from authz.directory import AmbiguousName, DirectoryUnavailable
 from authz.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
 from authz.stages.context import directory_from
 from authz.store.queue import ApprovalRequest, QueueError, RequestStatus
@@ -86,7 +87,7 @@ def _live(name: str, config: Config) -> str:
         return "no directory configured"
     try:
         p = directory_from(config.directory).lookup(name)
-    except DirectoryUnavailable as exc:
+    except (DirectoryUnavailable, AmbiguousName) as exc:
         return f"directory cannot answer: {exc}"
     if not p.exists:
         return "not in the directory"
@@ -129,7 +130,19 @@ def approvals_approve(args: argparse.Namespace) -> int:
             print(f"cannot approve {args.request_id}: {state}", file=sys.stderr)
             return 1
         n = request.new
-        if refusal := approver.refusal(n.op_class, n.agent, n.on_behalf_of, n.principal):
+        directory = directory_from(config.directory) if config.directory else None
+        try:
+            refusal = duties.refusal(
+                approver,
+                n.op_class,
+                agent=n.agent,
+                on_behalf_of=n.on_behalf_of,
+                target=n.principal,
+                identities=duties.Identities(directory),
+            )
+        except DirectoryUnavailable as exc:
+            refusal = f"the directory cannot say who is who now ({exc})"
+        if refusal:
             print(f"cannot approve: {refusal}", file=sys.stderr)
             return 1
         token = sign_approval(

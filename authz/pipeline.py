@@ -17,6 +17,7 @@ from collections.abc import Callable
 from authz.audit import AuditLog
 from authz.config import Config, Route
 from authz.directory import Directory
+from authz.duties import Identities
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.policy.engine import Policies
@@ -77,18 +78,22 @@ class Authorizer:
         queue: ApprovalQueue | None = None,
         directory: Directory | None = None,
     ) -> None:
+        settings = config.directory
+        if directory is None and settings is not None:
+            directory = directory_from(settings)
         self._identity = IdentityStage(config.trust_domains, config.agents, store)
         self._operation = OperationStage(config.routes, config.max_body_bytes)
         self._task = TaskStage(config.tasks, store)
         self._intent = IntentStage(config.intents, store, on_revoke=metrics.revocations.inc)
         self._approval = ApprovalStage(
-            config.approvals, config.tasks.audience, config.tasks.leeway, store, queue
+            config.approvals, config.tasks.audience, config.tasks.leeway, store, queue, Identities(directory)
         )
         self._record = RecordStage(audit, store, metrics)
-        settings = config.directory
-        if directory is None and settings is not None:
-            directory = directory_from(settings)
-        self._context = ContextStage(directory, settings.reads_when_unavailable if settings else "deny")
+        self._context = ContextStage(
+            directory,
+            settings.reads_when_unavailable if settings else "deny",
+            settings.unknown_targets if settings else "deny",
+        )
         self._policy = PolicyStage(Policies.load(config.policy_dir), config.intents, config.policy_enforce)
         self._store = store
         self._metrics = metrics
@@ -132,7 +137,8 @@ class Authorizer:
         d.approvals = self._approval.verify(r, d.agent.spiffe_id, d.task, d.operation, seconds)  # 6
         unapproved = d.operation.route.gated and not d.approvals  # the floor: at least one approver
         try:
-            d.target, d.context_degraded = self._context.target(d.operation)  # 7
+            target = self._context.target(d.operation)  # 7
+            d.target, d.group, d.context_degraded = target.principal, target.group, target.degraded
         except Denied:
             if unapproved:  # stage 6 denies first, though how many approvers it takes is unknown now
                 raise self._approval_required(d, now, None) from None

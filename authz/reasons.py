@@ -42,6 +42,8 @@ class Reason(StrEnum):
     APPROVAL_REPLAYED = "approval_replayed"
     # stages 7-9
     CONTEXT_UNAVAILABLE = "context_unavailable"
+    TARGET_UNKNOWN = "target_unknown"  # a change to a principal or group the directory does not know
+    TARGET_AMBIGUOUS = "target_ambiguous"  # a name that folds onto another known principal or group
     POLICY_DENIED = "policy_denied"
     BUDGET_EXHAUSTED = "budget_exhausted"
     # stage 10 and anything unexpected
@@ -88,7 +90,7 @@ _BY_STAGE: tuple[tuple[Reason, ...], ...] = (
         Reason.APPROVALS_INSUFFICIENT,
         Reason.APPROVAL_REPLAYED,
     ),
-    (Reason.CONTEXT_UNAVAILABLE,),
+    (Reason.CONTEXT_UNAVAILABLE, Reason.TARGET_UNKNOWN, Reason.TARGET_AMBIGUOUS),
     (Reason.POLICY_DENIED,),
     (Reason.BUDGET_EXHAUSTED,),
     (Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR),

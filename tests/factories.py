@@ -25,10 +25,11 @@ from authz.demo.stack import (
     write_demo_directory,
     write_demo_keys,
 )
-from authz.directory import Directory
+from authz.directory import Directory, DirectoryUnavailable, Group, Principal
 from authz.keys import PrivateKey, load_private_key
 from authz.metrics import Metrics
 from authz.model import RequestContext
+from authz.names import NameRule
 from authz.pipeline import Authorizer
 from authz.pki import DevPki, Issued, make_svid
 from authz.store.sqlite import SqliteStore
@@ -105,10 +106,13 @@ class World:
         principal: str | None = None,
         task: str | None = None,
     ) -> RequestContext:
-        """A request as Envoy describes it; ``task`` adds the token and its intent header."""
+        """A request as Envoy describes it; ``task`` adds the token and its intent header, and a
+        body comes with ``content-type: application/json`` unless ``headers`` say otherwise."""
         leaf = svid or self.bot
         if task is not None:
             headers = {"x-agent-task-token": task, "x-agent-intent": "account_support", **(headers or {})}
+        if body:
+            headers = {"content-type": "application/json", **(headers or {})}
         if principal is None:
             san = leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             uris = san.get_values_for_type(x509.UniformResourceIdentifier)
@@ -201,6 +205,16 @@ def check_request(ctx: RequestContext) -> pb.CheckRequest:
     http.headers.update(ctx.headers)
     http.raw_body = ctx.body
     return req
+
+
+class DownDirectory:
+    """A directory that cannot answer (down, timing out)."""
+
+    def lookup(self, name: str, rule: NameRule = NameRule.EXACT) -> Principal:
+        raise DirectoryUnavailable("connection refused")
+
+    def lookup_group(self, name: str, rule: NameRule = NameRule.EXACT) -> Group:
+        raise DirectoryUnavailable("connection refused")
 
 
 def utc(*args: int) -> dt.datetime:

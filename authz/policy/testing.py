@@ -25,6 +25,8 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "reversible": True,
     "hour": 12,
     "group": "",
+    "group_exists": False,
+    "group_privileged": False,
 }
 AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 

@@ -3,9 +3,11 @@
 Every approval a state-changing or gated request carries in ``x-approval-token`` (several:
 comma-separated; on a plain read the header is ignored, and stripped like on any request) must be
 signed by a configured approver allowed for the operation's class, for this agent, task,
-operation, target principal and ``req`` hash (method, path, exact body), unexpired and never
-used. An approver who is the agent, its on-behalf-of subject or the target principal is refused
-(separation of duties). Approval-gated operations (the gated classes, and routes marked
+operation, target principal (compared as the upstream compares names) and ``req`` hash
+(method, path, exact body), unexpired and never used. An approver who is the agent, its
+on-behalf-of subject or the target principal under any of their names is refused (separation
+of duties by identity, ``authz/duties.py``), and two approvals count as two approvers only if
+they come from two people. Approval-gated operations (the gated classes, and routes marked
 ``approval``) need at least one: that floor is an invariant. How many distinct approvers a
 request needs beyond it is the policy's to say (stage 8); ``ask`` builds the deny that tells
 the agent, and files the request in the approval queue for humans. The approvals are consumed
@@ -16,10 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from authz import duties
 from authz.approvals import APPROVAL_TYP, Approval, parse_claims, request_hash
 from authz.config import ApprovalsConfig
+from authz.directory import DirectoryUnavailable
 from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.model import Decision, RequestContext
+from authz.names import same_name
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
 from authz.store import StateStore, StoreUnavailable
@@ -39,9 +44,11 @@ class ApprovalStage:
         leeway: int,
         store: StateStore,
         queue: ApprovalQueue | None = None,
+        identities: duties.Identities | None = None,
     ) -> None:
         self._s, self._audience, self._leeway = settings, audience, leeway
         self._store, self._queue = store, queue
+        self._identities = identities or duties.Identities(None)
         keys = {a.id: a.key for a in settings.approvers.values()}
         self._jws = JwsVerifier(APPROVAL_TYP, keys, settings.algorithms)
 
@@ -71,8 +78,12 @@ class ApprovalStage:
         req = request_hash(r.method, r.path, r.body)
         for a in approvals:
             self._check_bound(a, agent_id, task, operation, req)
-        for a in approvals:
-            self._check_approver(a, agent_id, task, operation)
+        try:
+            self._check_approvers(approvals, agent_id, task, operation)
+        except DirectoryUnavailable as exc:
+            raise Denied(
+                Reason.CONTEXT_UNAVAILABLE, f"who the approvers are cannot be checked now: {exc}"
+            ) from None
         ids = [a.approval_id for a in approvals]
         if len(set(ids)) != len(ids) or any(self._store.approval_consumed(i) for i in ids):
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
@@ -163,17 +174,32 @@ class ApprovalStage:
 
     @staticmethod
     def _check_bound(a: Approval, agent_id: str, task: Task, operation: Operation, req: str) -> None:
-        bound = (a.agent, a.task_id, a.operation, a.principal, a.req) == (
-            agent_id,
-            task.task_id,
-            operation.name,
-            operation.target,
-            req,
-        )
-        if not bound:
+        bound = (a.agent, a.task_id, a.operation, a.req) == (agent_id, task.task_id, operation.name, req)
+        if not bound or not same_name(a.principal, operation.target, operation.route.names):
             raise Denied(Reason.APPROVAL_NOT_BOUND, "an approval token is for another request")
 
-    def _check_approver(self, a: Approval, agent_id: str, task: Task, operation: Operation) -> None:
-        approver = self._s.approvers[a.approver]  # verified against its key: it is configured
-        if refusal := approver.refusal(operation.op_class, agent_id, task.on_behalf_of, operation.target):
-            raise Denied(Reason.APPROVER_NOT_ALLOWED, refusal)
+    def _check_approvers(
+        self, approvals: tuple[Approval, ...], agent_id: str, task: Task, operation: Operation
+    ) -> None:
+        """Each approver may approve this request, and distinct approver ids are distinct people."""
+        seen: dict[str, frozenset[str]] = {}
+        for a in approvals:
+            approver = self._s.approvers[a.approver]  # verified against its key: it is configured
+            refusal = duties.refusal(
+                approver,
+                operation.op_class,
+                agent=agent_id,
+                on_behalf_of=task.on_behalf_of,
+                target=operation.target,
+                identities=self._identities,
+            )
+            if refusal:
+                raise Denied(Reason.APPROVER_NOT_ALLOWED, refusal)
+            identity = self._identities.of_approver(approver) or frozenset()
+            for other, names in seen.items():
+                if other != approver.id and names & identity:
+                    raise Denied(
+                        Reason.APPROVER_NOT_ALLOWED,
+                        f"{other} and {approver.id} are one person: their approvals count once",
+                    )
+            seen[approver.id] = identity

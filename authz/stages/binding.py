@@ -1,18 +1,26 @@
 """Stage 4 — binding: the request touches exactly an account the task names, with an action it names.
 
-Exact comparison only: no case folding, no Unicode normalisation — ``Alice`` and ``alice\\u200b``
-are other principals than ``alice``.
+Names are compared the way the upstream compares them (the route's ``NameRule``): exactly, or
+folded (NFKC + Unicode case folding) for an upstream that folds — then a task naming ``carol``
+covers ``CAROL``, because that is whom the upstream acts on. Under exact comparison ``Alice``
+and ``alice\\u200b`` are other principals than ``alice`` (and stage 7 refuses a name that only
+folds onto a known one).
 """
 
 from __future__ import annotations
 
+from authz.names import NameRule, fold
 from authz.reasons import Denied, Reason
 from authz.stages.operation import Operation
 from authz.tasks import Task
 
 
 def check_binding(task: Task, operation: Operation) -> None:
-    if operation.target not in task.principals:
+    if operation.route.names is NameRule.EXACT:
+        named = operation.target in task.principals
+    else:
+        named = fold(operation.target) in {fold(p) for p in task.principals}
+    if not named:
         raise Denied(
             Reason.PRINCIPAL_NOT_IN_SCOPE,
             f"task {task.task_id} does not name the principal this request touches",

@@ -1,4 +1,11 @@
-"""Stage 7 — context: the live attributes of the target principal, from the directory.
+"""Stage 7 — context: the live attributes of the target principal (and group), from the directory.
+
+Names are looked up the way the upstream compares them (the route's ``NameRule``), and the
+policy sees the directory's canonical entry, never the spelling the request used. A name that
+folds onto a known principal or group it is not a name of is refused (``target_ambiguous``):
+an upstream that folds would act on that one. A change to a principal or group the directory
+does not know is refused by default (``target_unknown``; ``[directory] unknown_targets``): an
+unknown account is not an ordinary one — the directory may simply spell it differently.
 
 When the directory cannot answer, a state-changing request is denied (``context_unavailable``);
 a read follows the configured, pre-approved degraded rule (deny by default, or allow with the
@@ -7,8 +14,10 @@ target's attributes unknown — and the audit record says so).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authz.config import DirectoryConfig
-from authz.directory import Directory, DirectoryUnavailable, Principal
+from authz.directory import AmbiguousName, Directory, DirectoryUnavailable, Group, Principal
 from authz.directory.file import FileDirectory
 from authz.directory.http import HttpDirectory
 from authz.reasons import Denied, Reason
@@ -22,25 +31,56 @@ def directory_from(config: DirectoryConfig) -> Directory:
     assert config.url is not None
     return HttpDirectory(
         config.url,
+        group_url=config.group_url,
         ttl=config.ttl,
         timeout=config.timeout_ms / 1000,
         max_concurrency=config.max_concurrency,
     )
 
 
-class ContextStage:
-    def __init__(self, directory: Directory | None, reads_when_unavailable: str = "deny") -> None:
-        self._directory, self._degraded_reads = directory, reads_when_unavailable == "allow"
+@dataclass(frozen=True)
+class Target:
+    principal: Principal
+    group: Group | None = None  # the group a membership change touches
+    degraded: bool = False  # a read let through with the attributes unknown (the degraded rule)
 
-    def target(self, operation: Operation) -> tuple[Principal, bool]:
-        """The target's attributes, and whether they are unknown because of the degraded rule."""
-        if self._directory is None:
-            return Principal(operation.target, exists=False), False
+
+class ContextStage:
+    def __init__(
+        self,
+        directory: Directory | None,
+        reads_when_unavailable: str = "deny",
+        unknown_targets: str = "deny",
+    ) -> None:
+        self._directory = directory
+        self._degraded_reads = reads_when_unavailable == "allow"
+        self._deny_unknown = unknown_targets == "deny"
+
+    def target(self, operation: Operation) -> Target:
+        """The target's attributes (raises Denied when they cannot be had, or do not allow it)."""
         try:
-            return self._directory.lookup(operation.target), False
+            target = self._lookup(operation)
+        except AmbiguousName as exc:
+            message = f"the request names no principal unambiguously: {exc}"
+            raise Denied(Reason.TARGET_AMBIGUOUS, message) from None
         except DirectoryUnavailable as exc:
             if operation.route.state_changing or not self._degraded_reads:
                 raise Denied(
                     Reason.CONTEXT_UNAVAILABLE, f"the directory cannot answer for {operation.target}: {exc}"
                 ) from None
-            return Principal(operation.target, exists=False), True
+            return Target(Principal(operation.target, exists=False), degraded=True)
+        if self._deny_unknown and operation.route.state_changing:
+            if not target.principal.exists:
+                raise Denied(Reason.TARGET_UNKNOWN, f"{operation.target!r} is not in the directory")
+            if target.group is not None and not target.group.exists:
+                raise Denied(Reason.TARGET_UNKNOWN, f"group {target.group.name!r} is not in the directory")
+        return target
+
+    def _lookup(self, operation: Operation) -> Target:
+        rule, group_name = operation.route.names, operation.group
+        if self._directory is None:
+            group = None if group_name is None else Group(group_name, exists=False)
+            return Target(Principal(operation.target, exists=False), group)
+        principal = self._directory.lookup(operation.target, rule)
+        group = None if group_name is None else self._directory.lookup_group(group_name, rule)
+        return Target(principal, group)

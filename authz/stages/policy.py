@@ -2,7 +2,10 @@
 
 principal = the agent, action = the operation, resource = the target with its live attributes,
 context = intent, break-glass, on-behalf-of, delegation depth, approvals, task usage,
-reversibility, hour and the route's {group}. A deny carries the deciding forbid's ``@reason``:
+reversibility, hour and the group a membership change touches, with its directory attributes.
+The resource and the group are the directory's canonical entries (stage 7), never the spelling
+the request used: a policy on ``carol`` or on privileged groups holds however the request
+writes them. A deny carries the deciding forbid's ``@reason``:
 a reason code agent-authz knows (e.g. ``approvals_insufficient``) is used as the reason itself,
 any other is reported as ``policy_denied`` with the policy's reason beside it.
 
@@ -16,8 +19,9 @@ import datetime as dt
 from collections.abc import Mapping
 
 from authz.config import Agent, Intent, Route
-from authz.directory import Principal
+from authz.directory import Group, Principal
 from authz.model import Decision
+from authz.names import name_key
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import STAGE_OF, Denied, Reason
 from authz.stages.operation import Operation
@@ -37,7 +41,7 @@ class PolicyStage:
     def check(self, d: Decision, now: dt.datetime, task_calls: int) -> None:
         """Records the deciding policies on the decision; raises Denied when Cedar denies."""
         assert d.agent and d.operation and d.task
-        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.approvers, now, task_calls)
+        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.group, d.approvers, now, task_calls)
         d.policies = verdict.policies
         if verdict.allowed:
             return
@@ -71,7 +75,8 @@ class PolicyStage:
             return 1
         for n in range(len(have) + 1, most + 1):
             pending = have + [f"(approver {i})" for i in range(len(have) + 1, n + 1)]
-            if self._decide(d.agent, d.operation, d.task, d.target, pending, now, task_calls).allowed:
+            verdict = self._decide(d.agent, d.operation, d.task, d.target, d.group, pending, now, task_calls)
+            if verdict.allowed:
                 return n
         return None
 
@@ -81,18 +86,21 @@ class PolicyStage:
         operation: Operation,
         task: Task,
         target: Principal | None,
+        group: Group | None,
         approvers: list[str],
         now: dt.datetime,
         calls: int,
     ) -> PolicyVerdict:
         target = target or Principal(operation.target, exists=False)
+        resource = target.name if target.exists else name_key(operation.target, operation.route.names)
+        group = group or Group("", exists=False)
         intent = self._intents.get(task.intent)
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
-            agent.spiffe_id, agent.owner, agent.status, operation.name, operation.target,
+            agent.spiffe_id, agent.owner, agent.status, operation.name, resource,
             target.exists, target.kind, target.privileged, target.groups, task.intent,
             task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
-            operation.route.reversible, now.hour, operation.params.get("group", ""),
+            operation.route.reversible, now.hour, group.name, group.exists, group.privileged,
         )  # fmt: skip
         return self._policies.remembered(
             key,
@@ -100,7 +108,7 @@ class PolicyStage:
                 agent=agent.spiffe_id,
                 agent_attrs={"owner": agent.owner, "status": str(agent.status)},
                 action=operation.name,
-                principal=operation.target,
+                principal=resource,
                 principal_attrs={
                     "exists": target.exists,
                     "kind": target.kind,
@@ -117,7 +125,9 @@ class PolicyStage:
                     "task_calls": calls,
                     "reversible": operation.route.reversible,
                     "hour": now.hour,
-                    "group": operation.params.get("group", ""),
+                    "group": group.name,
+                    "group_exists": group.exists,
+                    "group_privileged": group.privileged,
                 },
             ),
         )

@@ -104,6 +104,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "path": request.path.partition("?")[0][:2048],
         "target": operation.target if operation else None,
         "target_attributes": _attributes(decision),
+        "group": _group(decision),
         "task": task.task_id if task else None,
         "approvers": decision.approvers,
         "approval_ids": [a.approval_id for a in decision.approvals],
@@ -122,4 +123,15 @@ def _attributes(decision: Decision) -> dict[str, Any] | None:
         return None
     if decision.context_degraded:
         return {"unknown": "directory unavailable; read allowed by the degraded rule"}
-    return {"exists": t.exists, "kind": t.kind, "privileged": t.privileged, "groups": sorted(t.groups)}
+    return {
+        "name": t.name,  # the directory's canonical name: whom the upstream acts on
+        "exists": t.exists,
+        "kind": t.kind,
+        "privileged": t.privileged,
+        "groups": sorted(t.groups),
+    }
+
+
+def _group(decision: Decision) -> dict[str, Any] | None:
+    g = decision.group
+    return None if g is None else {"name": g.name, "exists": g.exists, "privileged": g.privileged}

@@ -15,7 +15,7 @@ from authz.keys import write_key_pair
 from authz.model import Decision
 
 RESET = ("POST", "/v1/users/alice/password/reset")
-BODY = b'{"user": "alice", "note": "locked out"}'
+BODY = b'{"user": "alice", "reason": "locked out"}'
 
 
 class Desk(Decider):
@@ -66,7 +66,7 @@ def test_list_show_approve_then_the_agent_gets_through(desk: Desk) -> None:
         "ticket T-42",
         "user.password.reset",
         "POST /v1/users/alice/password/reset",
-        '"note": "locked out"',
+        '"reason": "locked out"',
         "alice (human, not privileged, staff)",
     ]
     assert all(text in shown.stdout for text in expected), shown.stdout

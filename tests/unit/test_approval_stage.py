@@ -267,7 +267,9 @@ def test_the_deny_files_one_request_to_poll(s: Setup) -> None:
 def test_a_looping_agent_cannot_flood_the_queue(s: Setup) -> None:
     task = s.task()
     details = [
-        s.send(task, [], body=json.dumps({"user": "alice", "attempt": i}).encode()).body_extra["approval"]
+        s.send(task, [], body=json.dumps({"user": "alice", "reason": f"attempt {i}"}).encode()).body_extra[
+            "approval"
+        ]
         for i in range(11)
     ]
     assert all(d["queued"] for d in details[:10])

@@ -12,10 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from factories import Decider, World, deciding, make_world, policies_with
+from factories import Decider, DownDirectory, World, deciding, make_world, policies_with
 
 from authz.config import ConfigError
-from authz.directory import Directory, DirectoryUnavailable, Principal
+from authz.directory import Directory
 from authz.model import Decision
 from authz.reasons import STAGE_OF, Reason
 
@@ -24,11 +24,6 @@ STRICT = """@id("three-for-a-password-reset")
 @reason("approvals_insufficient")
 forbid (principal, action == Action::"user.password.reset", resource) when { context.approvals < 3 };
 """
-
-
-class Down:
-    def lookup(self, name: str) -> Principal:
-        raise DirectoryUnavailable("connection refused")
 
 
 class Desk(Decider):
@@ -141,7 +136,7 @@ def test_no_number_of_approvers_lifts_a_machine_identity_reset(d: Desk) -> None:
 
 
 def test_without_the_directory_how_many_is_unknown_and_nothing_is_filed(tmp_path: Path) -> None:
-    for d in desk(tmp_path, directory=Down()):
+    for d in desk(tmp_path, directory=DownDirectory()):
         decision = d.reset("alice")
         assert decision.reason is Reason.APPROVAL_REQUIRED  # stage 6 first, as ever
         assert decision.body_extra["approval"]["approvers_needed"] is None

@@ -6,17 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import Decider, deciding, make_world
+from factories import Decider, DownDirectory, deciding, make_world
 
-from authz.directory import DirectoryUnavailable, Principal
+from authz.directory import Principal
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage
 from authz.stages.operation import OperationStage
-
-
-class Down:
-    def lookup(self, name: str) -> Principal:
-        raise DirectoryUnavailable("connection refused")
 
 
 def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> None:
@@ -24,10 +19,11 @@ def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> No
     for d in deciding(world, Decider):
         decision = d.authz.check(world.request(task=world.token(world.bot)))
         assert decision.allowed and decision.target == Principal(
-            "alice", True, "human", False, frozenset({"staff"})
+            "alice", True, "human", False, frozenset({"staff"}), frozenset({"alice@example.org"})
         )
         record = d.records()[0]
     assert record["target_attributes"] == {
+        "name": "alice",
         "exists": True,
         "kind": "human",
         "privileged": False,
@@ -53,11 +49,11 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> OperationStage:
 def test_directory_down(
     operations: OperationStage, method: str, path: str, body: bytes, rule: str, outcome: object
 ) -> None:
-    stage = ContextStage(Down(), reads_when_unavailable=rule)
-    operation = operations.resolve(method, path, {}, body)
+    stage = ContextStage(DownDirectory(), reads_when_unavailable=rule)
+    operation = operations.resolve(method, path, {"content-type": "application/json"}, body)
     if outcome == "degraded":
-        principal, degraded = stage.target(operation)
-        assert degraded and principal == Principal("alice", exists=False)
+        target = stage.target(operation)
+        assert target.degraded and target.principal == Principal("alice", exists=False)
     else:
         with pytest.raises(Denied) as info:
             stage.target(operation)
@@ -66,7 +62,7 @@ def test_directory_down(
 
 def test_a_down_directory_denies_an_approved_change_end_to_end(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    for d in deciding(world, Decider, directory=Down()):
+    for d in deciding(world, Decider, directory=DownDirectory()):
         task = world.token(world.bot, intent="credential_recovery", actions=("user.password.reset",))
         reset = ("POST", "/v1/users/alice/password/reset")
         approval = world.approval("dana", task, *reset, "user.password.reset", "alice")

@@ -12,27 +12,89 @@ from typing import Any
 import pytest
 
 from authz.demo import sample_api
-from authz.directory import DirectoryUnavailable, Principal
+from authz.directory import AmbiguousName, DirectoryUnavailable, Group, Principal
 from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.directory.http import HttpDirectory
+from authz.names import NameRule
+
+EXACT, FOLDED = NameRule.EXACT, NameRule.CASE_INSENSITIVE
 
 
-def test_file_directory(tmp_path: Path) -> None:
+@pytest.fixture
+def directory_file(tmp_path: Path) -> FileDirectory:
     path = tmp_path / "directory.json"
-    entry = {"kind": "service_account", "privileged": True, "groups": ["payroll-admins"]}
-    path.write_text(json.dumps({"principals": {"svc-payroll": entry}}))
-    d = FileDirectory(path)
-    assert d.lookup("svc-payroll") == Principal(
+    principals = {
+        "svc-payroll": {"kind": "service_account", "privileged": True, "groups": ["payroll-admins"]},
+        "bob": {"kind": "human", "aliases": ["bob@example.org"]},
+        "Dana": {"kind": "human"},
+        "dana": {"kind": "human"},  # another account, told apart only by an exact upstream
+    }
+    groups = {"payroll-admins": {"privileged": True}, "staff": {"aliases": ["all-staff"]}}
+    path.write_text(json.dumps({"principals": principals, "groups": groups}))
+    return FileDirectory(path)
+
+
+def test_file_directory(directory_file: FileDirectory) -> None:
+    assert directory_file.lookup("svc-payroll") == Principal(
         "svc-payroll", True, "service_account", True, frozenset({"payroll-admins"})
     )
-    assert d.lookup("SVC-PAYROLL") == Principal("SVC-PAYROLL", exists=False)  # exact names only
+    assert directory_file.lookup("nobody") == Principal("nobody", exists=False)
+    assert directory_file.lookup_group("payroll-admins") == Group("payroll-admins", True, True)
+    assert directory_file.lookup_group("nobody") == Group("nobody", exists=False)
+
+
+@pytest.mark.parametrize("rule", [EXACT, FOLDED])
+def test_an_alias_names_the_same_entry(directory_file: FileDirectory, rule: NameRule) -> None:
+    bob = directory_file.lookup("bob@example.org", rule)
+    assert bob.name == "bob" and bob.names == {"bob", "bob@example.org"}
+    assert directory_file.lookup_group("all-staff", rule).name == "staff"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["SVC-PAYROLL", "Svc-Payroll", "\uff53\uff56\uff43-payroll", "svc-pay\u200broll", "svc-pay\u00adroll"],
+)
+def test_attack_name_that_folds_onto_a_known_principal(directory_file: FileDirectory, name: str) -> None:
+    with pytest.raises(AmbiguousName):
+        directory_file.lookup(name, EXACT)  # an upstream that folds would act on svc-payroll
+    assert directory_file.lookup(name, FOLDED).name == "svc-payroll"
+
+
+def test_a_look_alike_that_no_folding_maps_is_another_name(directory_file: FileDirectory) -> None:
+    assert directory_file.lookup("svc\u2010payroll", FOLDED).exists is False  # U+2010 HYPHEN
+
+
+def test_attack_group_name_that_folds_onto_a_privileged_group(directory_file: FileDirectory) -> None:
+    with pytest.raises(AmbiguousName):
+        directory_file.lookup_group("PAYROLL-ADMINS", EXACT)
+    assert directory_file.lookup_group("PAYROLL-ADMINS", FOLDED).privileged
+
+
+def test_names_that_fold_onto_two_entries_are_ambiguous(directory_file: FileDirectory) -> None:
+    assert directory_file.lookup("dana", EXACT).name == "dana"  # exact: two accounts, told apart
+    assert directory_file.lookup("Dana", EXACT).name == "Dana"
+    for rule in (EXACT, FOLDED):
+        with pytest.raises(AmbiguousName):
+            directory_file.lookup("DANA", rule)
+    with pytest.raises(AmbiguousName):
+        directory_file.lookup("dana", FOLDED)  # a folding upstream cannot tell them apart
+
+
+def test_two_entries_answering_to_one_name_are_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "directory.json"
+    principals = {"bob": {"kind": "human", "aliases": ["b"]}, "bert": {"kind": "human", "aliases": ["b"]}}
+    path.write_text(json.dumps({"principals": principals}))
+    with pytest.raises(DirectoryFileError, match="both answer to 'b'"):
+        FileDirectory(path)
 
 
 @pytest.mark.parametrize(
     "text",
     ["not json", "[]", '{"principals": []}', '{"principals": {"a": {"kind": "robot"}}}',
      '{"principals": {"a": {"kind": "human", "privileged": "yes"}}}',
-     '{"principals": {"a": {"kind": "human", "groups": "staff"}}}'],
+     '{"principals": {"a": {"kind": "human", "groups": "staff"}}}',
+     '{"principals": {"a": {"kind": "human", "aliases": "a2"}}}',
+     '{"principals": {}, "groups": []}', '{"principals": {}, "groups": {"g": {"privileged": 1}}}'],
 )  # fmt: skip
 def test_a_broken_directory_file_is_refused_at_start(tmp_path: Path, text: str) -> None:
     path = tmp_path / "directory.json"
@@ -50,8 +112,18 @@ def api() -> Iterator[str]:
 
 
 def test_http_directory_against_the_sample_api(api: str) -> None:
-    d = HttpDirectory(api)
-    assert d.lookup("alice") == Principal("alice", True, "human", False, frozenset({"staff"}))
+    d = HttpDirectory(api, group_url=api.replace("principals", "groups"))
+    assert d.lookup("alice") == Principal(
+        "alice", True, "human", False, frozenset({"staff"}), frozenset({"alice@example.org"})
+    )
+    assert d.lookup("bob@example.org").name == "bob"  # an alias names the same account
+    assert d.lookup_group("it-admins") == Group("it-admins", True, True)
+    assert d.lookup_group("staff").privileged is False
+    with pytest.raises(AmbiguousName):
+        d.lookup("CAROL")  # the sample API is exact; CAROL folds onto carol
+    assert d.lookup("CAROL", NameRule.CASE_INSENSITIVE).name == "carol"
+    with pytest.raises(AmbiguousName):
+        d.lookup_group("IT-Admins")
     carol = d.lookup("carol")
     assert carol.privileged and carol.groups == {"staff", "it-admins"}
     assert d.lookup("svc-payroll").machine
@@ -144,6 +216,32 @@ def test_lookups_beyond_the_cap_fail_at_once(fake: Fake) -> None:
     fake.release.set()
     first.join(30)
     assert outcome and outcome[0].exists  # the lookup in flight was not disturbed
+
+
+def test_a_service_that_folds_is_refused_under_exact_comparison(fake: Fake) -> None:
+    fake.answer = (200, {"name": "svc-payroll", "kind": "service_account"})
+    d = HttpDirectory(fake.url)
+    assert d.lookup("svc-payroll").machine
+    with pytest.raises(AmbiguousName):
+        d.lookup("SVC-Payroll")
+    assert d.lookup("SVC-Payroll", NameRule.CASE_INSENSITIVE).name == "svc-payroll"
+
+
+def test_a_service_answering_for_someone_else_is_unusable(fake: Fake) -> None:
+    fake.answer = (200, {"name": "mallory", "kind": "human"})
+    with pytest.raises(DirectoryUnavailable, match="answered for"):
+        HttpDirectory(fake.url).lookup("alice")
+
+
+def test_a_service_saying_ambiguous_is_ambiguous(fake: Fake) -> None:
+    fake.answer = (409, {"error": "ambiguous"})
+    with pytest.raises(AmbiguousName):
+        HttpDirectory(fake.url).lookup("dana", NameRule.CASE_INSENSITIVE)
+
+
+def test_without_a_group_url_groups_are_unknown(fake: Fake) -> None:
+    assert HttpDirectory(fake.url).lookup_group("it-admins") == Group("it-admins", exists=False)
+    assert fake.calls == 0
 
 
 def test_an_unreachable_directory_is_unavailable() -> None:
