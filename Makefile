@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-stages proto clean
+.PHONY: demo test lint bench bench-stages bench-tokens proto clean
 
 $(STAMP): pyproject.toml proto/approvals.proto proto/generate.py
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(STAMP)
 # µs per pipeline stage, in one process (no Envoy, no load generator).
 bench-stages: $(STAMP)
 	$(BIN)/python -m bench.stages
+
+# Per-check cost with 100,000 distinct task tokens (the bounded caches; about a minute).
+bench-tokens: $(STAMP)
+	$(BIN)/python -m bench.token_cache
 
 # Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
 proto: $(STAMP)

@@ -24,6 +24,8 @@ from typing import Any
 
 import cedarpy
 
+from authz.cache import BoundedCache
+
 SCHEMA_FILE = "schema.cedarschema"
 _POSITIONAL = re.compile(r"^\[(policy\d+)\]\s*(.*)$", re.S)
 
@@ -85,7 +87,7 @@ class Policies:
     ) -> None:
         self._set, self._schema, self._meta, self.files = policy_set, schema, meta, files
         self._schema_text = schema_text
-        self._memo: dict[Hashable, PolicyVerdict] = {}
+        self._memo: BoundedCache[Hashable, PolicyVerdict] = BoundedCache(self.MEMO_LIMIT)
 
     def declares(self, action: str) -> bool:
         """Whether the schema declares ``action``: a route whose operation it does not is denied
@@ -158,9 +160,7 @@ class Policies:
         if verdict is None:
             verdict = self._evaluate(build())
             if key is not None and not verdict.errors:
-                if len(self._memo) >= self.MEMO_LIMIT:
-                    self._memo = {}
-                self._memo[key] = verdict
+                self._memo.put(key, verdict)
         return verdict
 
     def _evaluate(self, request: PolicyInput) -> PolicyVerdict:

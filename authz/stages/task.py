@@ -13,13 +13,14 @@ import hashlib
 import hmac
 from typing import Any
 
+from authz.cache import BoundedCache
 from authz.config import TasksConfig
 from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
 from authz.tasks import TASK_TYP, Task, parse_claims
 
-_CACHE_LIMIT = 8192
+_CACHE_LIMIT = 16_384  # verified tokens; beyond it, a token not used lately is verified again
 
 
 def _invalid(message: str) -> Denied:
@@ -31,20 +32,20 @@ class TaskStage:
         self._s = settings
         self._store = store
         self._jws = JwsVerifier(TASK_TYP, settings.keys, settings.algorithms)
-        self._cache: dict[bytes, Task] = {}
+        self._cache: BoundedCache[bytes, Task] = BoundedCache(_CACHE_LIMIT)
 
     def verify(self, token: str | None, agent_id: str, cert_thumbprint: str, now: int) -> Task:
         if not token:
             raise Denied(Reason.TASK_TOKEN_MISSING, "send the task token in x-agent-task-token")
         if len(token) > self._s.max_token_bytes:
             raise _invalid("the task token is larger than allowed")
+        if not token.isascii():  # a compact JWS is base64url and dots
+            raise _invalid("the task token is not a compact JWS")
         key = hashlib.sha256(token.encode()).digest()
         task = self._cache.get(key)
         if task is None:
             task = self._verify_signed(token)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache = {k: t for k, t in self._cache.items() if t.expires + self._s.leeway >= now}
-            self._cache[key] = task
+            self._cache.put(key, task)  # least recently used out first: O(1) at any size
         self._check_time(task, now)
         if not hmac.compare_digest(task.thumbprint, cert_thumbprint):
             raise Denied(Reason.TOKEN_BINDING_MISMATCH, "the task token is bound to another certificate")

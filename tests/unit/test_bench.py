@@ -54,3 +54,14 @@ def test_the_stage_costs_cover_every_stage_and_their_sum_fits_the_whole() -> Non
         assert all(figures[label] >= 0 for label in timed)
         assert sum(figures[label] for label in timed) <= figures[stages.PIPELINE]
     assert results["approved change"]["6 approval"] > results["read"]["6 approval"]  # a signature checked
+
+
+def test_the_token_cache_stays_bounded_as_distinct_tokens_grow() -> None:
+    # The short pass of bench.token_cache: a small cache fills up and evicts, every check is
+    # still decided (allowed), and the cache never holds more than its limit.
+    from bench import token_cache
+
+    result = token_cache.run(n_tokens=600, batch=200, cache_limit=250)
+    assert [r["distinct_tokens"] for r in result["new_tokens"]] == [200, 400, 600]
+    assert max(r["cache_entries"] for r in result["new_tokens"]) == 250
+    assert result["evictions"] == 600 - 250

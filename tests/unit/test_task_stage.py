@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from factories import BOT, ROGUE, TRUST_DOMAIN
 from tokens import AUDIENCE, ISSUER, KID, T0, Issuer, b64, split
 
+from authz.cache import BoundedCache
 from authz.config import TasksConfig
 from authz.pki import make_ca, make_svid
 from authz.reasons import Denied, Reason
@@ -313,3 +314,24 @@ def test_attack_revocation_seen_by_a_second_process(tmp_path: Path, stage: TaskS
 )
 def test_malformed_claims_are_invalid(stage: TaskStage, claims_patch: dict[str, object]) -> None:
     assert reason(stage, token(extra_claims=claims_patch)) is Reason.TASK_TOKEN_INVALID
+
+
+@pytest.mark.parametrize("junk", ["\ud800", "\u00e9", "\x00"])
+def test_attack_non_ascii_token_is_invalid_not_an_internal_error(stage: TaskStage, junk: str) -> None:
+    header, payload, signature = token().split(".")
+    assert reason(stage, f"{header}.{payload}{junk}.{signature}") is Reason.TASK_TOKEN_INVALID
+
+
+def test_many_distinct_tokens_keep_the_cache_bounded(store: SqliteStore) -> None:
+    stage = TaskStage(settings(), store)
+    stage._cache = BoundedCache(8)
+    tokens = [token(task_id=f"t{i}") for i in range(20)]
+    for tok in tokens:
+        verify(stage, tok)
+    assert len(stage._cache) == 8 and stage._cache.evictions == 12
+    verified: list[str] = []
+    original = stage._verify_signed
+    stage._verify_signed = lambda t: verified.append(t) or original(t)  # type: ignore[method-assign]
+    verify(stage, tokens[-1])  # recent: cached, no signature check
+    verify(stage, tokens[0])  # evicted long ago: verified again
+    assert verified == [tokens[0]]
