@@ -18,39 +18,69 @@ from typing import Any
 from urllib.parse import unquote
 
 
+def _human(*aliases: str, privileged: bool = False) -> dict[str, Any]:
+    return {"kind": "human", "privileged": privileged, "aliases": list(aliases)}
+
+
 @dataclass
 class Directory:
+    """Users (with the other names each answers to) and groups (with whether membership is
+    privileged) — what the directory lookups answer, and what the API acts on."""
+
     users: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
-            "alice": {"kind": "human", "privileged": False, "groups": ["staff"]},
-            "bob": {"kind": "human", "privileged": False, "groups": ["staff"]},
-            "carol": {"kind": "human", "privileged": True, "groups": ["staff", "it-admins"]},
-            "svc-backup": {"kind": "service_account", "privileged": False, "groups": ["backup"]},
-            "svc-payroll": {"kind": "service_account", "privileged": True, "groups": ["payroll-admins"]},
+            "alice": _human("alice@example.org"),
+            "bob": _human("bob@example.org", "Bob.Builder"),
+            "carol": _human("carol@example.org", privileged=True),
+            "dana": _human("dana@example.org"),
+            "erik": _human("erik@example.org"),
+            "svc-backup": {"kind": "service_account", "privileged": False, "aliases": []},
+            "svc-payroll": {"kind": "service_account", "privileged": True, "aliases": []},
         }
     )
     groups: dict[str, set[str]] = field(
         default_factory=lambda: {
-            "staff": {"alice", "bob", "carol"},
+            "staff": {"alice", "bob", "carol", "dana", "erik"},
             "it-admins": {"carol"},
             "backup": {"svc-backup"},
             "payroll-admins": {"svc-payroll"},
             "helpdesk": set(),
         }
     )
+    privileged_groups: frozenset[str] = frozenset({"it-admins", "payroll-admins"})
+
+    def canonical(self, name: str) -> str | None:
+        """The user ``name`` names: itself, or the user it is an alias of."""
+        if name in self.users:
+            return name
+        return next((u for u, entry in self.users.items() if name in entry["aliases"]), None)
 
     def entry(self, name: str) -> dict[str, Any] | None:
-        """A principal as the directory lookup answers: kind, privileged, current groups."""
-        user = self.users.get(name)
-        if user is None:
+        """A principal as the directory lookup answers: canonical name, kind, privileged,
+        current groups, aliases."""
+        canonical = self.canonical(name)
+        if canonical is None:
             return None
-        groups = sorted(g for g, members in self.groups.items() if name in members)
-        return {"kind": user["kind"], "privileged": user["privileged"], "groups": groups}
+        user = self.users[canonical]
+        groups = sorted(g for g, members in self.groups.items() if canonical in members)
+        return {
+            "name": canonical,
+            "kind": user["kind"],
+            "privileged": user["privileged"],
+            "groups": groups,
+            "aliases": list(user["aliases"]),
+        }
+
+    def group_entry(self, name: str) -> dict[str, Any] | None:
+        if name not in self.groups:
+            return None
+        return {"name": name, "privileged": name in self.privileged_groups}
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"/v1/users/([^/]+)"), "read_user"),
     ("GET", re.compile(r"/v1/directory/principals/([^/]+)"), "lookup_principal"),
+    ("GET", re.compile(r"/v1/directory/groups/([^/]+)"), "lookup_group"),
     ("POST", re.compile(r"/v1/users/([^/]+)/password/reset"), "reset_password"),
     ("POST", re.compile(r"/v1/users/([^/]+)/mfa/reset"), "reset_mfa"),
     ("POST", re.compile(r"/v1/users/([^/]+)/api-keys/rotate"), "rotate_api_key"),
@@ -63,6 +93,8 @@ class SampleApi(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], record: Path | None) -> None:
+        if record is not None:  # before listening: once the API answers, its (empty) record exists
+            record.touch()
         super().__init__(address, _Handler)
         self.directory = Directory()
         self.record_path = record
@@ -94,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
                 executed = action
                 status, payload = getattr(self, action)(*match.groups(), body=body)
                 break
-        if executed != "lookup_principal":  # the record is what the API executed, not lookups
+        if executed not in ("lookup_principal", "lookup_group"):  # what the API executed, not lookups
             self.server.record(
                 {
                     "method": self.command,
@@ -124,7 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
         """The directory lookup agent-authz's HTTP provider makes (stage 7); not for agents."""
         name = unquote(quoted)
         entry = self.server.directory.entry(name)
-        return (200, {"name": name, **entry}) if entry else (404, {"error": "no such principal"})
+        return (200, entry) if entry else (404, {"error": "no such principal"})
+
+    def lookup_group(self, quoted: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        entry = self.server.directory.group_entry(unquote(quoted))
+        return (200, entry) if entry else (404, {"error": "no such group"})
 
     def reset_password(self, name: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if not self._user(name):

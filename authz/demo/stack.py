@@ -48,6 +48,7 @@ def approvals_descriptor() -> Path:
 
 
 DEMO_DIRECTORY_URL = "http://127.0.0.1:8080/v1/directory/principals/{name}"  # as in agent-authz.toml
+DEMO_GROUPS_URL = "http://127.0.0.1:8080/v1/directory/groups/{name}"
 
 
 def demo_config(*, directory_port: int | None = None, directory_file: str | None = None) -> str:
@@ -55,9 +56,10 @@ def demo_config(*, directory_port: int | None = None, directory_file: str | None
     JSON file (see ``write_demo_directory``)."""
     text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if directory_port is not None:
-        text = text.replace(DEMO_DIRECTORY_URL, DEMO_DIRECTORY_URL.replace("8080", str(directory_port)))
+        for url in (DEMO_DIRECTORY_URL, DEMO_GROUPS_URL):
+            text = text.replace(url, url.replace("8080", str(directory_port)))
     if directory_file is not None:
-        http = f'kind = "http"\nurl = "{DEMO_DIRECTORY_URL}"'
+        http = f'kind = "http"\nurl = "{DEMO_DIRECTORY_URL}"\ngroup_url = "{DEMO_GROUPS_URL}"'
         if http not in text:
             raise StackError("the demo config's [directory] section is not the expected one")
         text = text.replace(http, f'kind = "file"\npath = "{directory_file}"')
@@ -80,7 +82,8 @@ def write_demo_directory(path: Path) -> None:
 
     directory = Directory()
     principals = {name: directory.entry(name) for name in directory.users}
-    path.write_text(json.dumps({"principals": principals}, indent=2) + "\n")
+    groups = {name: directory.group_entry(name) for name in directory.groups}
+    path.write_text(json.dumps({"principals": principals, "groups": groups}, indent=2) + "\n")
 
 
 def sign_demo_task(
@@ -432,8 +435,10 @@ class Stack:
         )  # fmt: skip
 
     def upstream_record(self) -> list[dict[str, Any]]:
-        if not self.record_path.exists():
-            return []
+        """What the sample API executed. It creates the file at start-up, so a missing one is an
+        error, never an empty record: a check of it would pass without looking at anything."""
+        if not self.record_path.is_file():
+            raise StackError(f"{self.record_path} is missing: the sample API creates it at start-up")
         return [json.loads(line) for line in self.record_path.read_text().splitlines() if line]
 
     def env_description(self) -> dict[str, Any]:

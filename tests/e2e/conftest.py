@@ -1,36 +1,129 @@
 """A real stack (sample API, agent-authz, Envoy) over mTLS, shared by the e2e tests.
 
-Every request a test sends through ``Agent`` carries a marker; when the session ends, no marker
-of a request that was not allowed may appear in the sample API's record.
+Every request a test sends through Envoy goes through ``Agent.request`` (or, for a stack this
+process did not start, ``Ledger.send``), which gives it a marker and notes, from the answer, what
+it must have done. When the stack stops, the sample API's record must show exactly that: no
+marker of a request that was not answered by the API, each marker of one that was exactly once,
+and nothing without a marker. ``test_marker_check.py`` keeps the test modules from sending any
+other way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import json
+import ssl
+import threading
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
-from authz.demo.stack import Response, Stack
+from authz.demo.stack import AgentClient, Response, Stack
+from authz.model import CREDENTIAL_HEADERS
 from authz.tasks import IssueError
 
 MARKER = "x-test-request"
-
-
 DEFAULT_PRINCIPALS = ("alice", "bob", "carol")
+#: Routed by Envoy to agent-authz itself (the approval API, completing a task), never to the API.
+AUTHZ_PATHS = ("/.well-known/agent-authz/", "/agent_authz.")
+
+
+class Default(enum.Enum):
+    TOKEN = "the agent's default task token"
+
+
+@dataclass
+class Sent(Response):
+    """An answer, with what was sent: the marker to look for in the API's record."""
+
+    marker: str = ""
+    agent: str = ""
+    method: str = ""
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.method} {self.path} -> {self.status} {self.reason}".rstrip()
+
+
+class Client(Protocol):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        repeated: Sequence[tuple[str, str]] = (),
+    ) -> Response: ...
+
+
+def answered_by_the_api(path: str, resp: Response) -> bool:
+    """Envoy passed the request on to the sample API: a 200 that neither agent-authz nor Envoy wrote.
+
+    A wrong guess cannot pass silently: the record check fails on either side of it.
+    """
+    return resp.status == 200 and not resp.reason and not path.startswith(AUTHZ_PATHS)
+
+
+def read_record(path: Path) -> list[dict[str, Any]]:
+    """The sample API's record; it creates the file at start-up, so a missing file fails."""
+    assert path.is_file(), f"{path} is missing: the sample API did not record (its check would be vacuous)"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+class Ledger:
+    """Every request sent through Envoy, by marker: kept from the API, or answered by it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.kept: dict[str, str] = {}  # marker -> what was sent
+        self.reached: dict[str, str] = {}
+
+    def send(
+        self,
+        client: Client,
+        agent: str,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        repeated: Sequence[tuple[str, str]] = (),
+    ) -> Sent:
+        names = {name.lower() for name in headers or {}} | {name.lower() for name, _ in repeated}
+        assert MARKER not in names, "the marker is the ledger's to set"
+        marker = uuid.uuid4().hex
+        with self._lock:  # kept until the API answers: also a request that fails in the handshake
+            self.kept[marker] = f"{agent} {method} {path}"
+        resp = client.request(method, path, body, {**(headers or {}), MARKER: marker}, repeated)
+        sent = Sent(resp.status, resp.headers, resp.body, marker, agent, method, path)
+        if answered_by_the_api(path, resp):
+            with self._lock:
+                self.reached[marker] = self.kept.pop(marker)
+        return sent
+
+    def check(self, record: list[dict[str, Any]]) -> None:
+        """The record shows each request as its answer said: kept ones never, answered ones once."""
+        seen = Counter(r["headers"].get(MARKER) for r in record)
+        leaked = [what for marker, what in self.kept.items() if seen[marker]]
+        assert not leaked, f"{len(leaked)} request(s) not answered by the API reached it: {leaked}"
+        lost = [(what, seen[marker]) for marker, what in self.reached.items() if seen[marker] != 1]
+        assert not lost, f"answered by the API, but not recorded exactly once (times seen): {lost}"
+        sent = self.kept.keys() | self.reached.keys()
+        unknown = [f"{r['method']} {r['path']}" for r in record if r["headers"].get(MARKER) not in sent]
+        assert not unknown, f"the API executed request(s) that no test sent through the ledger: {unknown}"
 
 
 class Agent:
     """An agent calling through Envoy; by default with a read task on alice, bob and carol."""
 
-    def __init__(
-        self, stack: Stack, name: str, denied: list[str], cert: Path | None = None, key: Path | None = None
-    ) -> None:
+    def __init__(self, ledger: Ledger, stack: Stack, name: str, client: Client) -> None:
+        self._ledger, self._client = ledger, client
         self.stack, self.name = stack, name
-        self.client = stack.client(name, cert=cert, key=key)
-        self.denied = denied
         self._default_token: str | None = None
 
     def token(self, **kwargs: Any) -> str:
@@ -52,49 +145,89 @@ class Agent:
         body: bytes | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         *,
-        token: str | None = None,
+        token: str | None | Default = Default.TOKEN,
         intent: str | None = "account_support",
-    ) -> Response:
-        marker = uuid.uuid4().hex
-        all_headers = {"x-agent-task-token": token or self.default_token, MARKER: marker}
+        repeated: Sequence[tuple[str, str]] = (),
+    ) -> Sent:
+        """``token=None`` and ``intent=None`` send no such header; ``repeated`` are extra header
+        lines, also with a name already sent."""
+        clash = {name.lower() for name in headers or {}} & {"x-agent-task-token", "x-agent-intent"}
+        assert not clash, f"pass {clash} as token= or intent="
+        own: dict[str, str] = {}
+        if token is not None:
+            own["x-agent-task-token"] = self.default_token if token is Default.TOKEN else token
         if intent:
-            all_headers["x-agent-intent"] = intent
-        resp = self.client.request(method, path, body, {**all_headers, **(headers or {})})
-        if resp.status != 200 or resp.reason:  # answered by Envoy or agent-authz, not the API
-            self.denied.append(marker)
-        return resp
+            own["x-agent-intent"] = intent
+        return self._ledger.send(
+            self._client, self.name, method, path, body, {**own, **(headers or {})}, repeated
+        )
 
 
 class E2E:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.denied: list[str] = []
+        self.ledger = Ledger()
 
     def agent(
         self, name: str = "helpdesk-bot", *, cert: Path | None = None, key: Path | None = None
     ) -> Agent:
-        return Agent(self.stack, name, self.denied, cert, key)
+        return Agent(self.ledger, self.stack, name, self.stack.client(name, cert=cert, key=key))
 
-    def upstream_saw(self, marker_headers: dict[str, str]) -> list[dict[str, Any]]:
-        return [r for r in self.stack.upstream_record() if r["headers"].get(MARKER) in marker_headers]
+    def agent_without_client_certificate(self) -> Agent:
+        """A client that trusts Envoy but shows no certificate of its own (send ``token=None``)."""
+        context = ssl.create_default_context(cafile=str(self.stack.pki.bundle))
+        return Agent(
+            self.ledger, self.stack, "no-certificate", AgentClient(self.stack.ports["envoy"], context)
+        )
 
-    def last_upstream(self) -> dict[str, Any]:
-        return self.stack.upstream_record()[-1]
+    def record(self) -> list[dict[str, Any]]:
+        return read_record(self.stack.record_path)
+
+    def audited(self, decision_id: str) -> dict[str, Any]:
+        """The audit record of a decision, from any agent-authz process of the stack."""
+        for path in sorted(self.stack.workdir.glob("audit*.jsonl")):
+            for line in path.read_text().splitlines():
+                if decision_id in line and (record := json.loads(line))["decision_id"] == decision_id:
+                    return dict(record)
+        raise AssertionError(f"no audit record of decision {decision_id!r}")
+
+    def reached_once(self, sent: Sent, *, approved_by: str | None = None) -> dict[str, Any]:
+        """The one record entry of ``sent``: it reached the API exactly once, with the headers
+        agent-authz injected for the decision it audited as an allow, and no credentials.
+        ``approved_by`` is the ``x-approved-by`` a change must carry."""
+        entries = [r for r in self.record() if r["headers"].get(MARKER) == sent.marker]
+        assert len(entries) == 1, f"{sent}: reached the API {len(entries)} times"
+        entry = entries[0]
+        headers = entry["headers"]
+        audited = self.audited(headers.get("x-authz-decision-id", ""))
+        assert audited["decision"] == "allow", audited
+        assert (entry["method"], entry["path"].partition("?")[0]) == (audited["method"], audited["path"])
+        assert headers["x-agent-id"] == audited["agent"] == self.stack.pki.spiffe_id(sent.agent)
+        assert headers["x-agent-owner"] == audited["owner"]
+        assert headers.get("x-agent-task") == audited["task"]
+        assert headers.get("x-approved-by") == (",".join(audited["approvers"]) or None)
+        if entry["method"] != "GET" or approved_by is not None:
+            assert headers.get("x-approved-by") == approved_by, f"{sent}: approvers {audited['approvers']}"
+        assert not set(CREDENTIAL_HEADERS) & set(headers), f"{sent}: credentials reached the API"
+        return dict(entry)
 
     def assert_denied_never_reached_upstream(self) -> None:
-        record = self.stack.upstream_record()
-        seen = {r["headers"].get(MARKER) for r in record}
-        leaked = [m for m in self.denied if m in seen]
-        assert not leaked, f"{len(leaked)} denied request(s) reached the sample API"
-        # Every call that changes something reached the API with approvers named by agent-authz.
+        """The record exists and shows what each answer said (``Ledger.check``); every change in
+        it reached the API with approvers named by agent-authz."""
+        record = self.record()
+        self.ledger.check(record)
         unapproved = [r for r in record if r["method"] != "GET" and not r["headers"].get("x-approved-by")]
         assert not unapproved, f"changes executed without approval: {unapproved}"
 
 
-def running_stack(root: Path, authz_processes: int = 1) -> Iterator[E2E]:
-    """A started stack; afterwards, no denied request may have reached the sample API."""
-    stack = Stack.create(root, authz_processes=authz_processes).start()
-    env = E2E(stack)
+@contextlib.contextmanager
+def running_stack(
+    root: Path, authz_processes: int = 1, prepare: Callable[[Stack], None] = lambda _: None
+) -> Iterator[E2E]:
+    """A started stack (``prepare`` sees it before it starts); afterwards, its record is checked."""
+    stack = Stack.create(root, authz_processes=authz_processes)
+    prepare(stack)
+    env = E2E(stack.start())
     try:
         yield env
         env.assert_denied_never_reached_upstream()
@@ -104,16 +237,19 @@ def running_stack(root: Path, authz_processes: int = 1) -> Iterator[E2E]:
 
 @pytest.fixture(scope="session")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    yield from running_stack(tmp_path_factory.mktemp("e2e-stack"))
+    with running_stack(tmp_path_factory.mktemp("e2e-stack")) as env:
+        yield env
 
 
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> Iterator[E2E]:
     """A stack of its own, for tests that stop or break a part of it."""
-    yield from running_stack(tmp_path / "stack")
+    with running_stack(tmp_path / "stack") as env:
+        yield env
 
 
 @pytest.fixture
 def two_authorizers(tmp_path: Path) -> Iterator[E2E]:
     """Envoy in front of two agent-authz processes sharing one state store (round robin)."""
-    yield from running_stack(tmp_path / "stack", authz_processes=2)
+    with running_stack(tmp_path / "stack", authz_processes=2) as env:
+        yield env

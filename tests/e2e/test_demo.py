@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import MARKER, Ledger, read_record
 
 from authz.demo.stack import AgentClient, wait_until
 
@@ -58,6 +61,9 @@ def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path) -> None:
     assert by_name["registered agent reads a user (with a task)"]["status"] == 200
     assert by_name["authorizer stopped: Envoy denies (fail closed)"]["status"] == 503
     assert by_name["audit verify after editing one record (in a copy)"]["status"] == "broken at record 1"
+    (record_check,) = [o for o in outcomes if o["scenario"].startswith("denied requests absent from the API")]
+    checked = re.search(r"\((\d+) checked\)", record_check["scenario"])
+    assert checked and int(checked[1]) > 0, record_check  # the demo looked at its record, for something
     assert "scenarios as expected" in result.stdout
 
 
@@ -70,8 +76,6 @@ def pid_alive(pid: int) -> bool:
 
 
 def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
-    import ssl
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "authz", "demo", "--hold"],
         cwd=tmp_path,
@@ -89,9 +93,15 @@ def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
         assert Path(env["config"]).exists() and Path(env["trust_bundle"]).exists()
         context = ssl.create_default_context(cafile=env["trust_bundle"])
         context.load_cert_chain(bot["cert"], bot["key"])
-        client = AgentClient(env["ports"]["envoy"], context)
+        client = AgentClient(env["ports"]["envoy"], context)  # the demo's stack: not an E2E one
         task = {"x-agent-task-token": env["task_token"], "x-agent-intent": env["task_intent"]}
-        assert client.request("GET", "/v1/users/alice", headers=task).status == 200
+        ledger = Ledger()
+        sent = ledger.send(client, "helpdesk-bot", "GET", "/v1/users/alice", headers=task)
+        assert sent.status == 200
+        record = read_record(Path(env["upstream_record"]))
+        ledger.check(record)  # it reached the demo's API once, and nothing else did
+        (seen,) = [r for r in record if r["headers"][MARKER] == sent.marker]
+        assert seen["headers"]["x-agent-id"] == bot["spiffe_id"]
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 
 def test_the_directory_answers_live_attributes(e2e: E2E) -> None:
     agent = e2e.agent()
-    assert agent.request("GET", "/v1/users/carol").status == 200
+    resp = agent.request("GET", "/v1/users/carol")
+    assert resp.status == 200
+    e2e.reached_once(resp)
     records = [json.loads(line) for line in e2e.stack.audit_path.read_text().splitlines()]
     carol = next(r for r in reversed(records) if r["path"] == "/v1/users/carol")
     assert carol["target_attributes"]["privileged"] is True  # from the sample API's directory
@@ -41,7 +43,9 @@ def test_a_machine_identity_password_reset_is_refused_by_policy(e2e: E2E) -> Non
 
 def test_directory_down_denies_reads_by_the_degraded_rule(fresh_stack: E2E) -> None:
     agent = fresh_stack.agent()
-    assert agent.request("GET", "/v1/users/bob").status == 200
+    first = agent.request("GET", "/v1/users/bob")
+    assert first.status == 200
+    fresh_stack.reached_once(first)
     fresh_stack.stack.stop_process("upstream")  # the sample API is also the directory
     resp = agent.request("GET", "/v1/users/alice")  # not cached yet
     assert (resp.status, resp.reason) == (403, "context_unavailable")

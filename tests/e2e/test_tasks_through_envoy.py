@@ -26,8 +26,9 @@ def cli(e2e: E2E, *args: str) -> None:
 def test_upstream_learns_the_task_and_on_behalf_of_never_the_token(e2e: E2E) -> None:
     agent = e2e.agent()
     token = agent.token(on_behalf_of="alice@example.org")
-    assert agent.request("GET", "/v1/users/alice", token=token).status == 200
-    headers = e2e.last_upstream()["headers"]
+    resp = agent.request("GET", "/v1/users/alice", token=token)
+    assert resp.status == 200
+    headers = e2e.reached_once(resp)["headers"]
     assert headers["x-on-behalf-of"] == "alice@example.org"
     assert len(headers["x-agent-task"]) == 32
     assert "x-agent-task-token" not in headers and token not in str(headers)
@@ -36,12 +37,8 @@ def test_upstream_learns_the_task_and_on_behalf_of_never_the_token(e2e: E2E) -> 
 def test_attack_two_intent_headers_joined_by_envoy(e2e: E2E) -> None:
     agent = e2e.agent()
     token = agent.token()
-    resp = agent.client.request(
-        "GET",
-        "/v1/users/alice",
-        headers={"x-agent-task-token": token},
-        repeated=[("x-agent-intent", "account_support"), ("x-agent-intent", "account_support")],
-    )
+    twice = [("x-agent-intent", "account_support"), ("x-agent-intent", "account_support")]
+    resp = agent.request("GET", "/v1/users/alice", token=token, intent=None, repeated=twice)
     assert (resp.status, resp.reason) == (403, "intent_mismatch")
     assert agent.request("GET", "/v1/users/alice", token=token).reason == "task_revoked"
 
@@ -69,8 +66,9 @@ def test_budget(e2e: E2E) -> None:
 def test_operator_revocation_takes_effect_on_the_next_request(e2e: E2E) -> None:
     agent = e2e.agent()
     token = agent.token()
-    assert agent.request("GET", "/v1/users/alice", token=token).status == 200
-    task_id = e2e.last_upstream()["headers"]["x-agent-task"]
+    resp = agent.request("GET", "/v1/users/alice", token=token)
+    assert resp.status == 200
+    task_id = e2e.reached_once(resp)["headers"]["x-agent-task"]
     cli(e2e, "task", "revoke", task_id)
     assert agent.request("GET", "/v1/users/alice", token=token).reason == "task_revoked"
 

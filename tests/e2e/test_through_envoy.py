@@ -6,9 +6,10 @@ import ssl
 from pathlib import Path
 
 import pytest
-from conftest import E2E, MARKER
+from conftest import E2E, running_stack
 
 from authz.audit import verify
+from authz.demo.stack import Stack, wait_until
 from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS
 from authz.pki import SERVER_AUTH, Issued, make_ca, make_svid
 
@@ -19,7 +20,7 @@ def test_registered_agent_reads_a_user(e2e: E2E) -> None:
     resp = e2e.agent().request("GET", "/v1/users/alice")
     assert resp.status == 200
     assert resp.json()["user"] == "alice"
-    seen = e2e.last_upstream()
+    seen = e2e.reached_once(resp)
     assert seen["path"] == "/v1/users/alice"
     assert seen["headers"]["x-agent-id"] == e2e.stack.pki.spiffe_id("helpdesk-bot")
     assert seen["headers"]["x-agent-owner"] == "it-helpdesk@example.org"
@@ -62,7 +63,7 @@ def test_attack_client_supplies_the_injected_headers(e2e: E2E) -> None:
     forged = {h: "forged" for h in INJECTED_HEADERS}
     resp = e2e.agent().request("GET", "/v1/users/alice", headers=forged)
     assert resp.status == 200
-    headers = e2e.last_upstream()["headers"]
+    headers = e2e.reached_once(resp)["headers"]
     assert headers["x-agent-id"] == e2e.stack.pki.spiffe_id("helpdesk-bot")
     assert headers["x-agent-owner"] == "it-helpdesk@example.org"
     assert headers["x-authz-decision-id"] not in ("forged", "forged,forged")
@@ -77,8 +78,9 @@ def test_credentials_never_reach_the_upstream(e2e: E2E) -> None:
     token = agent.token(principals=("bob",))
     resp = agent.request("GET", "/v1/users/bob", token=token, headers={"x-approval-token": "secret-approval"})
     assert resp.status == 200
-    headers = e2e.last_upstream()["headers"]
+    headers = e2e.reached_once(resp)["headers"]
     assert not set(CREDENTIAL_HEADERS) & set(headers)
+    assert "secret-approval" not in str(headers)
 
 
 def write(tmp_path: Path, name: str, issued: Issued) -> tuple[Path, Path]:
@@ -131,14 +133,10 @@ def test_attack_rejected_in_the_tls_handshake(e2e: E2E, tmp_path: Path, kind: st
 
 
 def test_no_client_certificate_is_refused(e2e: E2E) -> None:
-    import http.client
-
-    context = ssl.create_default_context(cafile=str(e2e.stack.pki.bundle))
-    conn = http.client.HTTPSConnection("127.0.0.1", e2e.stack.ports["envoy"], context=context, timeout=10)
+    before = len(e2e.stack.upstream_record())
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        conn.request("GET", "/v1/users/alice")
-        conn.getresponse()
-    conn.close()
+        e2e.agent_without_client_certificate().request("GET", "/v1/users/alice", token=None, intent=None)
+    assert len(e2e.stack.upstream_record()) == before
 
 
 @pytest.mark.parametrize(
@@ -163,7 +161,7 @@ def test_attack_paths_envoy_normalises_reach_only_the_decided_target(e2e: E2E, p
     # Envoy normalises before ext_authz, so what agent-authz decides on is what the API gets.
     resp = e2e.agent().request("GET", path)
     assert resp.status == 200
-    assert e2e.last_upstream()["path"] == "/v1/users/alice"
+    assert e2e.reached_once(resp)["path"] == "/v1/users/alice"
     assert resp.json()["user"] == "alice"
 
 
@@ -183,7 +181,9 @@ def test_oversized_body_is_refused_by_envoy(e2e: E2E) -> None:
 
 
 def test_audit_log_of_the_session_verifies(e2e: E2E) -> None:
-    assert e2e.agent().request("GET", "/v1/users/carol").status == 200
+    resp = e2e.agent().request("GET", "/v1/users/carol")
+    assert resp.status == 200
+    e2e.reached_once(resp)
     result = verify(e2e.stack.audit_path)
     assert result.ok, result.problem
     assert result.records >= 1
@@ -193,34 +193,29 @@ def test_authorizer_stopped_envoy_fails_closed(fresh_stack: E2E) -> None:
     agent = fresh_stack.agent()
     assert agent.request("GET", "/v1/users/alice").status == 200
     fresh_stack.stack.stop_process("authz")
-    resp = agent.request("GET", "/v1/users/alice", headers={MARKER + "-x": "1"})
+    resp = agent.request("GET", "/v1/users/alice")
     assert resp.status == 503
     assert "x-authz-reason" not in resp.headers  # Envoy's own deny: the authorizer never answered
     fresh_stack.stack.start_authz()
-    from authz.demo.stack import wait_until
-
     wait_until(fresh_stack.stack.authz_healthy_in_envoy, "agent-authz back in Envoy")
     wait_until(fresh_stack.stack.authz_answers_through_envoy, "agent-authz answering again")
-    assert agent.request("GET", "/v1/users/alice").status == 200
+    again = agent.request("GET", "/v1/users/alice")
+    assert again.status == 200
+    fresh_stack.reached_once(again)
+
+
+def audit_to_dev_full(stack: Stack) -> None:
+    text = stack.config_path.read_text()
+    assert 'path = "audit.jsonl"' in text
+    stack.config_path.write_text(text.replace('path = "audit.jsonl"', 'path = "/dev/full"'))
 
 
 def test_attack_unwritable_audit_log_through_envoy(tmp_path: Path) -> None:
-    from authz.demo.stack import Stack
-
-    stack = Stack.create(tmp_path / "stack")
-    text = stack.config_path.read_text().replace('path = "audit.jsonl"', 'path = "/dev/full"')
-    stack.config_path.write_text(text)
-    env = E2E(stack.start())
-    try:
+    with running_stack(tmp_path / "stack", prepare=audit_to_dev_full) as env:
         agent = env.agent()
         first = agent.request("GET", "/v1/users/alice")
         assert (first.status, first.reason) == (503, "audit_unavailable")
-        from authz.demo.stack import wait_until
-
-        wait_until(lambda: not stack.authz_healthy_in_envoy(), "Envoy to see agent-authz NOT_SERVING")
+        wait_until(lambda: not env.stack.authz_healthy_in_envoy(), "Envoy to see agent-authz NOT_SERVING")
         later = agent.request("GET", "/v1/users/alice")
         assert later.status == 503
-        env.assert_denied_never_reached_upstream()
-        assert stack.upstream_record() == []
-    finally:
-        stack.stop()
+        assert env.stack.upstream_record() == []
