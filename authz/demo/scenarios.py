@@ -127,8 +127,9 @@ class Demo:
         intent: str | None = "account_support",
         body: bytes | dict[str, Any] | None = None,
         approvals: Sequence[str] = (),
+        extra: dict[str, str] | None = None,
     ) -> Response:
-        headers = {MARKER: uuid.uuid4().hex}
+        headers = {MARKER: uuid.uuid4().hex, **(extra or {})}
         if token:
             headers["x-agent-task-token"] = token
         if approvals:
@@ -344,6 +345,35 @@ def approvals(d: Demo) -> Iterator[Outcome]:
     yield d.expect("an expired approval", 403, "approval_invalid", d.change(reset, RESET_BOB, [stale]))
 
 
+def one_reading(d: Demo) -> Iterator[Outcome]:
+    """Requests an upstream could read differently from agent-authz, and names it could fold."""
+    grant = d.token(intent="access_change", actions=("group.member.add",), principals=("alice",))
+    yield d.expect(
+        'body key "User" where the route reads "user"', 403, "malformed_request",
+        d.call(BOT, "POST", "/v1/groups/staff/members", token=grant, intent="access_change",
+               body={"user": "alice", "User": "bob"}),
+    )  # fmt: skip
+    yield d.expect(
+        "a read with X-HTTP-Method-Override: DELETE", 403, "malformed_request",
+        d.call(BOT, "GET", "/v1/users/alice", token=d.token(), extra={"x-http-method-override": "DELETE"}),
+    )  # fmt: skip
+    shouting = d.token(intent="credential_recovery", actions=("user.password.reset",), principals=("CAROL",))
+    upper = Change("POST", "/v1/users/CAROL/password/reset", b"", "user.password.reset", "CAROL",
+                   "credential_recovery")  # fmt: skip
+    yield d.expect(
+        "a task naming CAROL: folds onto privileged carol", 403, "target_ambiguous",
+        d.change(shouting, upper, [d.approve("dana", shouting, upper)]),
+    )  # fmt: skip
+    for_bob = d.token(
+        intent="credential_recovery", actions=("user.password.reset",), principals=("alice",),
+        on_behalf_of="bob@example.org",
+    )  # fmt: skip
+    yield d.expect(
+        "bob approves a task on behalf of bob@example.org", 403, "approver_not_allowed",
+        d.change(for_bob, RESET_ALICE, [d.approve("bob", for_bob, RESET_ALICE)]),
+    )  # fmt: skip
+
+
 def policies(d: Demo) -> Iterator[Outcome]:
     """Stage 8: Cedar policies over the live attributes of the target."""
     machine = d.token(
@@ -485,6 +515,7 @@ SCRIPT: tuple[Callable[[Demo], Iterator[Outcome]], ...] = (
     identity_and_routes,
     task_tokens,
     approvals,
+    one_reading,
     policies,
     kill_switch_and_completion,
     authorizer_stopped,
