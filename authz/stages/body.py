@@ -8,7 +8,8 @@ Unicode folding (``"uſer"`` is ``user`` to Go), through naming aliases (``userN
 could take it to mean something else:
 
 - UTF-8 JSON (no byte-order mark), an object at the top, declared as JSON (``content-type``);
-  no ``NaN``/``Infinity``, no unpaired surrogates, at most ``MAX_DEPTH`` levels deep;
+  no ``NaN``/``Infinity`` or numbers beyond a double, no unpaired surrogates, no control
+  characters in keys (C parsers stop at NUL), at most ``MAX_DEPTH`` levels deep;
 - in no object two keys that a lenient reader could take as one (same ``key_skeleton``);
 - no key anywhere that reads as a ``_method`` override;
 - the route's principal field only where the route declares it (top level, exact spelling),
@@ -20,6 +21,7 @@ could take it to mean something else:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +34,7 @@ MAX_DEPTH = 32
 _CONTENT_TYPE = re.compile(r"application/(?:[a-z0-9.-]+\+)?json", re.I)
 _CHARSET = re.compile(r"charset\s*=\s*\"?utf-8\"?", re.I)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _OVERRIDE_KEY = "_method"
 
 
@@ -59,13 +62,20 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):  # 1e400: infinite here, an error or a huge decimal elsewhere
+        raise ValueError("a number out of range")
+    return value
+
+
 def parse_json(body: bytes) -> Any:
     """Strict JSON: UTF-8 without a byte-order mark, no repeated key, no NaN or Infinity."""
     try:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):
             raise ValueError("byte-order mark")
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise _malformed("the body is not valid JSON (or repeats a key)") from None
 
@@ -107,8 +117,8 @@ class BodyReader:
         skeletons: dict[str, str] = {}
         for key, value in document.items():
             at = f"{where}.{key}" if where else key
-            if _SURROGATE.search(key):
-                raise _malformed("a body key holds an unpaired surrogate")
+            if _SURROGATE.search(key) or _CONTROL.search(key):
+                raise _malformed("a body key holds an unpaired surrogate or a control character")
             skeleton = key_skeleton(key)
             if skeleton in skeletons:
                 raise _malformed(f"keys {skeletons[skeleton]!r} and {key!r} may be read as one key")

@@ -169,6 +169,9 @@ def test_nested_schemas_and_arrays(world: World) -> None:
         (b'{"user": "bob", "n": NaN}', JSON),
         (b'{"user": "bob", "n": Infinity}', JSON),
         (b'{"user": "bob", "x": "\\ud800"}', JSON),  # an unpaired surrogate
+        (b'{"user": "bob", "n": 1e400}', JSON),  # infinite to Python, an error or a decimal elsewhere
+        (b'{"user": "bob", "us\\u0000er": "alice"}', JSON),  # a C parser stops at the NUL
+        (b'{"user": "bob", "a\\u0085": 1}', JSON),
         (b'{"user": "bob"} {"user": "alice"}', JSON),
         (b'["user", "bob"]', JSON),
         (b"", JSON),  # the principal is only in the body here
