@@ -20,12 +20,11 @@ could take it to mean something else:
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from authz import strict_json
 from authz.config import JsonType, Route
 from authz.names import fold, key_skeleton
 from authz.reasons import Denied, Reason
@@ -51,33 +50,12 @@ def check_content_type(headers: Mapping[str, str]) -> None:
         raise _malformed("a request body must be JSON (content-type application/json, charset utf-8 only)")
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("duplicate key")
-    return document
-
-
-def _constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if value in (math.inf, -math.inf):  # 1e400: infinite here, an error or a huge decimal elsewhere
-        raise ValueError("a number out of range")
-    return value
-
-
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8 without a byte-order mark, no repeated key, no NaN or Infinity."""
+    """Strict JSON (``authz/strict_json.py``): one reading or a refusal."""
     try:
-        text = body.decode("utf-8")
-        if text.startswith("\ufeff"):
-            raise ValueError("byte-order mark")
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _malformed("the body is not valid JSON (or repeats a key)") from None
+        return strict_json.loads(body)
+    except strict_json.JsonRefused as exc:
+        raise _malformed(f"the body {exc}") from None
 
 
 class BodyReader:
