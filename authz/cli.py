@@ -110,9 +110,14 @@ def _demo_keys(args: argparse.Namespace) -> int:
 
 
 def _sample_api(args: argparse.Namespace) -> int:
-    from authz.demo.sample_api import serve
+    from authz.demo.sample_api import Reading, serve
 
-    serve(args.host, args.port, Path(args.record) if args.record else None)
+    try:
+        reading = Reading.parse(args.lenient)
+    except ValueError as exc:
+        print(f"--lenient: {exc}", file=sys.stderr)
+        return 2
+    serve(args.host, args.port, Path(args.record) if args.record else None, reading)
     return 0
 
 
@@ -180,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--record", help="append each executed request to this JSON Lines file")
+    p.add_argument(
+        "--lenient",
+        default="strict",
+        metavar="READINGS",
+        help="read requests as lenient frameworks do: a comma-separated list of keys, duplicates, "
+        "override, names, paths (or all); default strict",
+    )
     p.set_defaults(func=_sample_api)
 
     p = sub.add_parser("demo", help="run the scripted demo through a real Envoy over mTLS")

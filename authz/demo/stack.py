@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ from cryptography import x509
 
 from authz.approvals import request_hash, sign_approval
 from authz.config import Config, load_config
+from authz.demo.sample_api import Reading
 from authz.envoy_config import EnvoyParams, render, to_yaml
 from authz.issuer import issue
 from authz.keys import PrivateKey, load_private_key, write_key_pair
@@ -51,10 +52,21 @@ DEMO_DIRECTORY_URL = "http://127.0.0.1:8080/v1/directory/principals/{name}"  # a
 DEMO_GROUPS_URL = "http://127.0.0.1:8080/v1/directory/groups/{name}"
 
 
-def demo_config(*, directory_port: int | None = None, directory_file: str | None = None) -> str:
+UPSTREAM_NAMES = ("exact", "case-insensitive")  # [upstream] names
+
+
+def demo_config(
+    *, directory_port: int | None = None, directory_file: str | None = None, names: str = "exact"
+) -> str:
     """The demo config, its directory pointed at the sample API on ``directory_port`` or at a
-    JSON file (see ``write_demo_directory``)."""
+    JSON file (see ``write_demo_directory``), with ``[upstream] names`` set to ``names``."""
     text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    if names not in UPSTREAM_NAMES:
+        raise StackError(f"[upstream] names is one of {', '.join(UPSTREAM_NAMES)}, not {names!r}")
+    exact = '[upstream]\nnames = "exact"'
+    if exact not in text:
+        raise StackError("the demo config's [upstream] section is not the expected one")
+    text = text.replace(exact, f'[upstream]\nnames = "{names}"')
     if directory_port is not None:
         for url in (DEMO_DIRECTORY_URL, DEMO_GROUPS_URL):
             text = text.replace(url, url.replace("8080", str(directory_port)))
@@ -229,12 +241,13 @@ class AgentClient:
         method: str,
         path: str,
         body: bytes | dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str | None] | None = None,
         repeated: Sequence[tuple[str, str]] = (),
     ) -> Response:
-        """``repeated`` headers are sent as separate header lines, even with the same name."""
+        """``repeated`` headers are sent as separate header lines, even with the same name; a
+        header given as None is not sent (e.g. no ``content-type`` with a body)."""
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        all_headers = {"content-type": "application/json"} if data else {}
+        all_headers: dict[str, str | None] = {"content-type": "application/json"} if data else {}
         if data or method in ("POST", "PUT", "PATCH"):
             all_headers["content-length"] = str(len(data or b""))
         all_headers.update(headers or {})
@@ -242,7 +255,8 @@ class AgentClient:
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for name, value in [*all_headers.items(), *repeated]:
-                conn.putheader(name, value)
+                if value is not None:
+                    conn.putheader(name, value)
             conn.endheaders(data)
             resp = conn.getresponse()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
@@ -259,6 +273,8 @@ class Stack:
     agents: tuple[str, ...] = DEMO_AGENTS
     authz_processes: int = 1  # agent-authz processes sharing the store, one Envoy endpoint each
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: How the sample API reads requests (``sample_api.Reading``): "strict", or lenient readings.
+    lenient: str = "strict"
 
     @property
     def audit_path(self) -> Path:
@@ -269,17 +285,29 @@ class Stack:
         return self.workdir / "upstream-record.jsonl"
 
     @classmethod
-    def create(cls, workdir: Path, agents: tuple[str, ...] = DEMO_AGENTS, authz_processes: int = 1) -> Stack:
+    def create(
+        cls,
+        workdir: Path,
+        agents: tuple[str, ...] = DEMO_AGENTS,
+        authz_processes: int = 1,
+        *,
+        lenient: str = "strict",
+        names: str = "exact",
+    ) -> Stack:
+        """Files only (PKI, keys, policies, config); ``start()`` starts the processes. ``lenient``:
+        how the sample API reads requests (``agent-authz sample-api --lenient``); ``names``:
+        agent-authz's ``[upstream] names``."""
+        Reading.parse(lenient)  # refused here rather than by a sample API that fails to start
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
         write_demo_keys(workdir / "keys")
         copy_demo_policies(workdir)
         config_path = workdir / "agent-authz.toml"
-        names = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
-        names += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
-        ports = {name: free_port() for name in names}
-        config_path.write_text(demo_config(directory_port=ports["upstream"]))
-        return cls(workdir, pki, config_path, ports, agents, authz_processes)
+        processes = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
+        processes += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
+        ports = {name: free_port() for name in processes}
+        config_path.write_text(demo_config(directory_port=ports["upstream"], names=names))
+        return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -294,6 +322,8 @@ class Stack:
             self.start_upstream()
             self.start_authz()
             self.start_envoy()
+            for name in list(self.procs):  # one that lost its port to another process has exited
+                self._alive(name)
         except BaseException:
             self.stop()
             raise
@@ -311,9 +341,11 @@ class Stack:
                 str(self.ports["upstream"]),
                 "--record",
                 str(self.record_path),
+                "--lenient",
+                self.lenient,
             ],
         )
-        wait_until(lambda: self._tcp_open(self.ports["upstream"]), "sample API")
+        wait_until(lambda: self._alive("upstream") and self._tcp_open(self.ports["upstream"]), "sample API")
 
     def start_authz(self) -> None:
         for name in _authz_names(self.authz_processes):

@@ -17,13 +17,14 @@ import ssl
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
+from authz.demo.sample_api import READING_HEADER
 from authz.demo.stack import AgentClient, Response, Stack
 from authz.model import CREDENTIAL_HEADERS
 from authz.tasks import IssueError
@@ -51,22 +52,29 @@ class Sent(Response):
         return f"{self.agent} {self.method} {self.path} -> {self.status} {self.reason}".rstrip()
 
 
+#: Headers to send; None: not sent (e.g. no ``content-type`` with a body).
+Headers = Mapping[str, str | None]
+
+
 class Client(Protocol):
     def request(
         self,
         method: str,
         path: str,
         body: bytes | dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Headers | None = None,
         repeated: Sequence[tuple[str, str]] = (),
     ) -> Response: ...
 
 
 def answered_by_the_api(path: str, resp: Response) -> bool:
-    """Envoy passed the request on to the sample API: a 200 that neither agent-authz nor Envoy wrote.
+    """Envoy passed the request on to the sample API: its answer names the API's reading (a 404
+    for an unknown account too), or a 200 that neither agent-authz nor Envoy wrote.
 
     A wrong guess cannot pass silently: the record check fails on either side of it.
     """
+    if READING_HEADER in resp.headers:
+        return True
     return resp.status == 200 and not resp.reason and not path.startswith(AUTHZ_PATHS)
 
 
@@ -91,7 +99,7 @@ class Ledger:
         method: str,
         path: str,
         body: bytes | dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Headers | None = None,
         repeated: Sequence[tuple[str, str]] = (),
     ) -> Sent:
         names = {name.lower() for name in headers or {}} | {name.lower() for name, _ in repeated}
@@ -143,7 +151,7 @@ class Agent:
         method: str,
         path: str,
         body: bytes | dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Headers | None = None,
         *,
         token: str | None | Default = Default.TOKEN,
         intent: str | None = "account_support",
@@ -153,7 +161,7 @@ class Agent:
         lines, also with a name already sent."""
         clash = {name.lower() for name in headers or {}} & {"x-agent-task-token", "x-agent-intent"}
         assert not clash, f"pass {clash} as token= or intent="
-        own: dict[str, str] = {}
+        own: dict[str, str | None] = {}
         if token is not None:
             own["x-agent-task-token"] = self.default_token if token is Default.TOKEN else token
         if intent:
@@ -191,11 +199,14 @@ class E2E:
                     return dict(record)
         raise AssertionError(f"no audit record of decision {decision_id!r}")
 
-    def reached_once(self, sent: Sent, *, approved_by: str | None = None) -> dict[str, Any]:
-        """The one record entry of ``sent``: it reached the API exactly once, with the headers
-        agent-authz injected for the decision it audited as an allow, and no credentials.
-        ``approved_by`` is the ``x-approved-by`` a change must carry."""
-        entries = [r for r in self.record() if r["headers"].get(MARKER) == sent.marker]
+    def entries(self, sent: Sent) -> list[dict[str, Any]]:
+        """What the API's record shows of ``sent`` (nothing, for a request kept from it)."""
+        return [r for r in self.record() if r["headers"].get(MARKER) == sent.marker]
+
+    def allowed_entry(self, sent: Sent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The one record entry of ``sent`` and the audit record of its allow: it reached the API
+        exactly once, with the headers agent-authz injected for that decision, and no credentials."""
+        entries = self.entries(sent)
         assert len(entries) == 1, f"{sent}: reached the API {len(entries)} times"
         entry = entries[0]
         headers = entry["headers"]
@@ -206,10 +217,36 @@ class E2E:
         assert headers["x-agent-owner"] == audited["owner"]
         assert headers.get("x-agent-task") == audited["task"]
         assert headers.get("x-approved-by") == (",".join(audited["approvers"]) or None)
-        if entry["method"] != "GET" or approved_by is not None:
-            assert headers.get("x-approved-by") == approved_by, f"{sent}: approvers {audited['approvers']}"
         assert not set(CREDENTIAL_HEADERS) & set(headers), f"{sent}: credentials reached the API"
-        return dict(entry)
+        return dict(entry), audited
+
+    def reached_once(self, sent: Sent, *, approved_by: str | None = None) -> dict[str, Any]:
+        """The one record entry of ``sent`` (see ``allowed_entry``); ``approved_by`` is the
+        ``x-approved-by`` a change must carry."""
+        entry, audited = self.allowed_entry(sent)
+        if entry["method"] != "GET" or approved_by is not None:
+            approvers = entry["headers"].get("x-approved-by")
+            assert approvers == approved_by, f"{sent}: approvers {audited['approvers']}"
+        return entry
+
+    def acted_as_audited(self, sent: Sent) -> dict[str, Any]:
+        """``sent`` reached the API once, and the API did what agent-authz decided on, as the
+        API read the request: the method, path and operation, the principal as named
+        (``target``) and the account it resolved to (``target_attributes.name``), the group's."""
+        entry, audited = self.allowed_entry(sent)
+        executed = entry["executed"]
+        did = {k: executed[k] for k in ("method", "path", "operation", "user", "account", "group_account")}
+        attributes, group = audited["target_attributes"] or {}, audited["group"] or {}
+        decided = {
+            "method": audited["method"],
+            "path": audited["path"],
+            "operation": audited["operation"],
+            "user": audited["target"],
+            "account": attributes.get("name") if attributes.get("exists") else None,
+            "group_account": group.get("name") if group.get("exists") else None,
+        }
+        assert did == decided, f"{sent}: the API acted on {did}, agent-authz decided on {decided}"
+        return entry
 
     def assert_denied_never_reached_upstream(self) -> None:
         """The record exists and shows what each answer said (``Ledger.check``); every change in
@@ -222,10 +259,16 @@ class E2E:
 
 @contextlib.contextmanager
 def running_stack(
-    root: Path, authz_processes: int = 1, prepare: Callable[[Stack], None] = lambda _: None
+    root: Path,
+    authz_processes: int = 1,
+    prepare: Callable[[Stack], None] = lambda _: None,
+    *,
+    lenient: str = "strict",
+    names: str = "exact",
 ) -> Iterator[E2E]:
-    """A started stack (``prepare`` sees it before it starts); afterwards, its record is checked."""
-    stack = Stack.create(root, authz_processes=authz_processes)
+    """A started stack (``prepare`` sees it before it starts); afterwards, its record is checked.
+    ``lenient``: how the sample API reads requests; ``names``: agent-authz's ``[upstream] names``."""
+    stack = Stack.create(root, authz_processes=authz_processes, lenient=lenient, names=names)
     prepare(stack)
     env = E2E(stack.start())
     try:
