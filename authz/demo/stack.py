@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -190,10 +191,33 @@ def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10
             proc.wait()
 
 
+_PORTS = random.Random()
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 now, for a child process to bind next.
+
+    Taken below the kernel's ephemeral range: a port the kernel hands out would be free too,
+    but any outgoing connection (and a busy test run makes thousands) may take it as its local
+    port before the child binds it.
+    """
+    floor = _ephemeral_floor()
+    for _ in range(200):
+        port = _PORTS.randrange(15000, floor) if floor > 16000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise StackError("no free port on 127.0.0.1")
 
 
 def envoy_binary() -> str:
