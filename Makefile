@@ -44,3 +44,21 @@ proto: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache authz/_proto/*_pb2*.py authz/_proto/*.pb
+
+# Mutation testing of the security-critical modules with the unit and integration tests
+# (mutmut, configured in pyproject.toml [tool.mutmut]; installed here if missing); prints the
+# per-module score. A full run takes about 15 minutes on 2 idle cores: tests/mutation/scores.md.
+.PHONY: mutation
+mutation: $(STAMP)
+	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet 'mutmut==3.8.1'
+	$(BIN)/python tests/mutation/run.py --fresh --fail-under 95
+
+# Property-based fuzzing of the pipeline against an independent oracle (tests/fuzz/README.md):
+# N requests from the grammar through the real Authorizer, every allow judged; ends with
+# "N checks, W wrongful allows, E internal errors, A allows, R checks/s", non-zero if W or E.
+# Needs hypothesis in .venv. About 10 minutes per million checks on 2 idle cores.
+N    ?= 100000
+SEED ?= 1
+.PHONY: fuzz
+fuzz: $(STAMP)
+	PYTHONPATH=tests:. $(BIN)/python -m fuzz.run -n $(N) --seed $(SEED)

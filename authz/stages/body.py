@@ -104,7 +104,7 @@ class BodyReader:
             if fold(key) == _OVERRIDE_KEY:
                 raise _malformed("the body holds a _method override")
             bound = self._binding.get(skeleton)
-            if bound is not None and not (where == "" and key == self._field):
+            if bound is not None and not (depth == 0 and key == self._field):
                 raise _malformed(f"{at!r} may be read as {bound!r}, which the route takes from elsewhere")
             if declared is not None and key not in declared:
                 raise _malformed(_unknown_key(at, skeleton, declared))

@@ -308,3 +308,17 @@ def test_polling_is_for_registered_agents_only(s: Setup) -> None:
     rogue = s.world.svid("spiffe://agents.example.org/agent/rogue-bot")
     path = "/.well-known/agent-authz/approvals/apr-0123456789abcdef"
     assert s.authz.check(s.world.request("GET", path, svid=rogue)).reason is Reason.UNKNOWN_AGENT
+
+
+def test_a_replayed_approval_is_refused_by_stage_6_before_anything_else_runs(s: Setup) -> None:
+    task = s.task()
+    approval = s.approve("dana", task)
+    assert s.send(task, [approval]).allowed
+    again = s.send(task, [approval])
+    assert (again.reason, again.denied_at) == (Reason.APPROVAL_REPLAYED, 6)
+
+
+def test_attack_approval_for_another_spelling_of_the_target_under_exact_names(s: Setup) -> None:
+    task = s.task()
+    approval = s.approve("dana", task, (*RESET[:3], "ALICE"))  # this exact request, but for ALICE
+    assert s.send(task, [approval]).reason is Reason.APPROVAL_NOT_BOUND

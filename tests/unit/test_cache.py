@@ -56,3 +56,16 @@ def test_concurrent_use_keeps_the_bound() -> None:
     for t in threads:
         t.join()
     assert len(cache) == 64 and cache.evictions == 4 * 5000 - 64
+
+
+def test_a_cache_of_one_entry_keeps_the_last_one() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(1)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert (cache.get("a"), cache.get("b"), len(cache), cache.evictions) == (None, 2, 1, 1)
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_cache_holds_at_least_one_entry(limit: int) -> None:
+    with pytest.raises(ValueError):
+        BoundedCache(limit)

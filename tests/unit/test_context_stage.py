@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from factories import Decider, DownDirectory, deciding, make_world
 
-from authz.directory import Principal
+from authz.config import DirectoryConfig
+from authz.directory import Group, Principal
+from authz.directory.http import HttpDirectory
 from authz.reasons import Denied, Reason
-from authz.stages.context import ContextStage
+from authz.stages.context import ContextStage, Target, directory_from
 from authz.stages.operation import OperationStage
 
 
@@ -77,3 +79,45 @@ def _payload(token: str) -> bytes:
 
     part = token.split(".")[1]
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "group"),
+    [
+        ("GET", "/v1/users/alice", b"", None),
+        ("DELETE", "/v1/groups/it-admins/members/alice", b"", Group("it-admins", exists=False)),
+    ],
+)
+def test_without_a_directory_the_target_and_group_are_unknown_by_their_names(
+    operations: OperationStage, method: str, path: str, body: bytes, group: Group | None
+) -> None:
+    operation = operations.resolve(method, path, {"content-type": "application/json"}, body)
+    target = ContextStage(None, unknown_targets="allow").target(operation)
+    assert target == Target(Principal("alice", exists=False), group)
+    assert target.principal.exists is False and (group is None or target.group.exists is False)  # type: ignore[union-attr]
+
+
+def test_without_a_directory_a_change_to_an_unknown_target_is_refused_by_default(
+    operations: OperationStage,
+) -> None:
+    operation = operations.resolve("DELETE", "/v1/groups/it-admins/members/alice", {}, b"")
+    with pytest.raises(Denied) as info:
+        ContextStage(None).target(operation)
+    assert info.value.reason is Reason.TARGET_UNKNOWN
+
+
+def test_the_directory_is_built_from_its_config(tmp_path: Path) -> None:
+    http = directory_from(
+        DirectoryConfig(
+            "http", url="http://iam:8080/u/{name}", group_url="http://iam:8080/g/{name}", ttl=7,
+            timeout_ms=250, max_concurrency=3,
+        )
+    )  # fmt: skip
+    assert isinstance(http, HttpDirectory)
+    assert (http._url, http._group_url, http._ttl, http._timeout) == (
+        "http://iam:8080/u/{name}", "http://iam:8080/g/{name}", 7, 0.25,
+    )  # fmt: skip
+    assert http._slots._value == 3  # type: ignore[attr-defined]
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps({"principals": {"alice": {"kind": "human"}}}))
+    assert directory_from(DirectoryConfig("file", path=path)).lookup("alice").exists

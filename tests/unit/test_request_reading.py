@@ -273,3 +273,84 @@ def test_a_list_of_query_names_is_exact(world: World) -> None:
 def test_matrix_parameters_are_refused(stage: OperationStage) -> None:
     refused(stage, "GET", "/v1/users/alice;user=bob")
     refused(stage, "GET", "/v1/users/alice%3Buser=bob")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "us+er=bob",  # '+' is a space in a form-encoded name: "us er" reads as "user"
+        "user=bob=x",  # the name ends at the first '=': this is "user", valued "bob=x"
+        "a=1#user=bob",  # a fragment in the query: parsers split it differently
+    ],
+)
+def test_attack_query_name_spelt_for_a_lenient_reader(queried: OperationStage, query: str) -> None:
+    refused(queried, "POST", f"{GRANT}?{query}", b'{"user": "bob"}')
+
+
+def test_a_query_value_may_hold_equals_signs(world: World) -> None:
+    route = replace(_route(world, "user.read"), allow_query=True, query_names=frozenset({"attributes"}))
+    stage = OperationStage((route,), 65536)
+    assert stage.resolve("GET", "/v1/users/alice?attributes=a=b", JSON, b"").target == "alice"
+
+
+def test_attack_query_name_that_is_not_utf8_once_decoded(queried: OperationStage) -> None:
+    assert "not valid UTF-8" in refused(queried, "GET", "/v1/users/alice?%FFuser=bob")
+
+
+# -- how much and how deep a body may be ---------------------------------------------------------
+def test_a_body_of_exactly_max_body_bytes_is_read_and_one_byte_more_is_refused(world: World) -> None:
+    stage = OperationStage((_route(world, "user.password.reset"),), 64)
+    payload = b'{"user": "alice", "reason": "' + b"x" * 30 + b'"}'
+    payload += b" " * (64 - len(payload))  # JSON allows trailing whitespace
+    assert stage.resolve("POST", RESET, JSON, payload).target == "alice"
+    assert "too large" in refused(stage, "POST", RESET, payload + b" ")
+
+
+def nested(levels: int, opener: str) -> bytes:
+    """A body whose innermost value is ``levels`` levels below the top object."""
+    inner = "1"
+    for _ in range(levels - 1):
+        inner = ('{"a": ' + inner + "}") if opener == "{" else f"[{inner}]"
+    return f'{{"user": "bob", "x": {inner}}}'.encode()
+
+
+@pytest.mark.parametrize("opener", ["{", "["])
+def test_a_body_nested_max_depth_levels_is_read_and_one_level_more_is_refused(
+    world: World, opener: str
+) -> None:
+    route = replace(_route(world, "group.member.add"), body=None)
+    stage = OperationStage((route,), 65536)
+    assert stage.resolve("POST", GRANT, JSON, nested(32, opener)).target == "bob"
+    assert "deeper than 32" in refused(stage, "POST", GRANT, nested(33, opener))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"user": "bob", "a": {"": {"user": "carol"}}}',  # under an empty key, one level down
+        b'{"user": "bob", "a": [{"user": "carol"}]}',
+        b'{"user": "bob", "a": [{"": {"user": "carol"}}]}',  # an empty key inside an array
+    ],
+)
+def test_attack_principal_field_nested_under_empty_or_array_keys(world: World, body: bytes) -> None:
+    route = replace(_route(world, "group.member.add"), body=None)
+    refused(OperationStage((route,), 65536), "POST", GRANT, body)
+
+
+@pytest.mark.parametrize(
+    ("operation", "path", "body"),
+    [
+        ("group.member.add", GRANT, b'{"user": "bob", "": {"user": "carol"}}'),
+        ("user.password.reset", RESET, b'{"": {"user": "carol"}}'),
+    ],
+)
+def test_attack_principal_field_nested_under_a_top_level_empty_key(
+    world: World, operation: str, path: str, body: bytes
+) -> None:
+    route = replace(_route(world, operation), body=None)  # no schema: any key, within the rules
+    refused(OperationStage((route,), 65536), "POST", path, body)
+
+
+@pytest.mark.parametrize("name", ["X", "X.X", "a.", "%58"])
+def test_a_segment_that_is_not_only_dots_is_a_name(stage: OperationStage, name: str) -> None:
+    assert stage.resolve("GET", f"/v1/users/{name}", JSON, b"").target == name.replace("%58", "X")
