@@ -172,6 +172,20 @@ def test_each_thread_keeps_its_connection_and_the_opening_thread_its_first(store
     assert seen == [True] and len(store._conns) == 2
 
 
+def test_connections_of_ended_threads_are_closed_when_a_new_thread_connects(store: SqliteStore) -> None:
+    ended: list[sqlite3.Connection] = []
+    first = threading.Thread(target=lambda: ended.append(store._conn()))
+    first.start()
+    first.join()  # its thread has ended; its connection is still held
+    assert len(store._conns) == 2
+    second = threading.Thread(target=store._conn)
+    second.start()
+    second.join()
+    assert len(store._conns) == 2 and first not in store._conns  # replaced, not accumulated
+    with pytest.raises(sqlite3.ProgrammingError):
+        ended[0].execute("SELECT 1")  # closed
+
+
 def test_the_change_counter_file_is_private_to_its_owner(store: SqliteStore) -> None:
     assert store._changes.path == Path(f"{store.path}-changes")
     assert stat.S_IMODE(os.stat(store._changes.path).st_mode) == 0o600
