@@ -4,7 +4,11 @@ Every cache a request can fill (verified certificates and tokens, resolved route
 verdicts, directory answers, response templates) is one of these, so no number of distinct
 inputs an agent can send makes a cache grow without bound or rebuild itself: a lookup and an
 insertion are O(1) whatever the size (``OrderedDict``'s ``move_to_end`` / ``popitem``).
-Thread-safe: the pipeline runs in several gRPC worker threads.
+Thread-safe: the pipeline runs in several gRPC worker threads. A lookup takes no lock (each
+``OrderedDict`` call is atomic under the GIL for keys of built-in types — str, bytes, and tuples
+and frozensets of them, never objects hashed by Python code —, and an entry
+evicted between the lookup and its move to the end is simply not moved); insertions and
+evictions are serialised by a lock.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ class BoundedCache(Generic[K, V]):
         self.evictions = 0
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
+        value = self._data.get(key)
+        if value is not None:
+            try:
                 self._data.move_to_end(key)
-            return value
+            except KeyError:  # evicted by another thread in between: still a valid answer
+                pass
+        return value
 
     def put(self, key: K, value: V) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from authz.tasks import Task
 
 _KNOWN = {r.value: r for r in Reason}
 POLICY_STAGE = STAGE_OF[Reason.POLICY_DENIED]
+_NO_GROUP = Group("", exists=False)  # the request touches no group
 
 
 class PolicyStage:
@@ -93,11 +94,11 @@ class PolicyStage:
     ) -> PolicyVerdict:
         target = target or Principal(operation.target, exists=False)
         resource = target.name if target.exists else name_key(operation.target, operation.route.names)
-        group = group or Group("", exists=False)
+        group = group or _NO_GROUP
         intent = self._intents.get(task.intent)
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
-            agent.spiffe_id, agent.owner, agent.status, operation.name, resource,
+            agent.spiffe_id, agent.owner, agent.status.value, operation.name, resource,
             target.exists, target.kind, target.privileged, target.groups, task.intent,
             task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
             operation.route.reversible, now.hour, group.name, group.exists, group.privileged,
