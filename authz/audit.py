@@ -21,14 +21,16 @@ from typing import Any
 
 import orjson
 
+from authz.errors import AuditError
+
 GENESIS = "0" * 64
 
 
-class AuditError(Exception):
+class AuditOpenError(AuditError):
     """The audit log cannot be opened or continued (start-up problem)."""
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(AuditError):
     """A record could not be written; the log stays unavailable until restart."""
 
 
@@ -63,7 +65,7 @@ class AuditLog:
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from None
+            raise AuditOpenError(f"cannot open audit log {path}: {exc.strerror}") from None
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._synced_seq = self._seq
@@ -128,12 +130,12 @@ def _chain_head(path: Path) -> tuple[int, str]:
         f.seek(max(0, path.stat().st_size - 65536))
         tail = f.read()
     if not tail.endswith(b"\n"):
-        raise AuditError(f"audit log {path} ends in a partial record; run 'agent-authz audit verify'")
+        raise AuditOpenError(f"audit log {path} ends in a partial record; run 'agent-authz audit verify'")
     try:
         last = json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
         return int(last["seq"]), str(last["hash"])
     except (ValueError, KeyError, TypeError):
-        raise AuditError(
+        raise AuditOpenError(
             f"audit log {path} ends in a broken record; run 'agent-authz audit verify'"
         ) from None
 

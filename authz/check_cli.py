@@ -22,15 +22,12 @@ from cryptography import x509
 
 from authz.audit import AuditLog
 from authz.config import Config, load_config
+from authz.errors import RequestFileError
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.pipeline import Authorizer
 from authz.reasons import STAGE_OF, STAGES, Reason
 from authz.store.sqlite import SqliteStore
-
-
-class RequestFileError(ValueError):
-    """The request description cannot be used."""
 
 
 def read_request(path: Path) -> RequestContext:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from authz.admin import add_parsers
 from authz.approvals_cli import add_parsers as add_approval_parsers
-from authz.audit import AuditError, verify
+from authz.audit import verify
 from authz.check_cli import add_parsers as add_check_parsers
 from authz.config import Config, ConfigError, load_config
+from authz.errors import AuditError
 from authz.policy.cli import add_parsers as add_policy_parsers
 from authz.store import StoreError, StoreUnavailable
 

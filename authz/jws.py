@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from authz import strict_json
+from authz.errors import TokenError
 from authz.keys import PublicKey, algorithm_of
 
 #: Deepest nesting of objects and arrays accepted in a header or payload (the top object is 1).
@@ -44,11 +45,11 @@ _SIGNATURE_BYTES = 64  # Ed25519, and ES256 as r || s (two 32-byte integers)
 _ES256 = ec.ECDSA(hashes.SHA256())
 
 
-class JwsError(ValueError):
+class JwsError(TokenError, ValueError):
     """Why a token was refused; safe to show (never holds token text)."""
 
 
-class ClaimsError(ValueError):
+class ClaimsError(TokenError, ValueError):
     """Verified claims that do not have the shape the token type requires."""
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from authz.errors import TokenError
+
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
-class KeyFileError(ValueError):
+class KeyFileError(TokenError, ValueError):
     """A key file is missing, unreadable or of an unsupported kind."""
 
 

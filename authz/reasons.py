@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from authz.errors import AuthzError
+
 
 class Reason(StrEnum):
     ALLOWED = "allowed"
@@ -122,7 +124,7 @@ def http_status(reason: Reason) -> int:
     return 403
 
 
-class Denied(Exception):
+class Denied(AuthzError):
     """A stage refused the request. ``message`` is safe to show the agent: no token or key text.
 
     ``extra`` holds more fields for the deny body, e.g. what to get approved. ``stage`` is the

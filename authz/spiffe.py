@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from authz.errors import IdentityError
+
 MAX_ID_BYTES = 2048  # §2.3
 MAX_TRUST_DOMAIN_BYTES = 255  # §2.3, RFC 3986's limit on the host
 
@@ -17,7 +19,7 @@ _TRUST_DOMAIN = re.compile(r"[a-z0-9._-]+")
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
-class SpiffeIdError(ValueError):
+class SpiffeIdError(IdentityError, ValueError):
     pass
 
 

@@ -14,8 +14,10 @@ import json
 import math
 from typing import Any
 
+from authz.errors import AuthzError
 
-class JsonRefused(ValueError):
+
+class JsonRefused(AuthzError, ValueError):
     """Why the text was refused, as a phrase: "is not UTF-8", "has a duplicate member name"…"""
 
 

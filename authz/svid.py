@@ -12,43 +12,48 @@ from collections.abc import Sequence
 
 from cryptography import x509
 
+from authz.errors import IdentityError
 from authz.spiffe import SpiffeIdError, check_trust_domain, split_spiffe_id
 
 
+class BundleError(IdentityError, ValueError):
+    """A trust bundle that holds something other than signing certificates of its domain."""
+
+
 def check_trust_bundle(trust_domain: str, certs: Sequence[x509.Certificate]) -> None:
-    """Raise ``ValueError`` unless every certificate of ``trust_domain``'s bundle is a signing
+    """Raise ``BundleError`` unless every certificate of ``trust_domain``'s bundle is a signing
     certificate (basic constraints cA true, key usage keyCertSign) whose SPIFFE IDs, if any,
     are the trust domain's own: no path, no other trust domain."""
     try:
         check_trust_domain(trust_domain)
     except SpiffeIdError as exc:
-        raise ValueError(f"{trust_domain!r} is not a SPIFFE trust domain name: {exc}") from None
+        raise BundleError(f"{trust_domain!r} is not a SPIFFE trust domain name: {exc}") from None
     if not certs:
-        raise ValueError("the trust bundle holds no certificate")
+        raise BundleError("the trust bundle holds no certificate")
     for number, cert in enumerate(certs, 1):
         try:
             _check_signing_certificate(trust_domain, cert)
         except ValueError as exc:
-            raise ValueError(f"trust bundle certificate {number} of {len(certs)}: {exc}") from None
+            raise BundleError(f"trust bundle certificate {number} of {len(certs)}: {exc}") from None
 
 
 def _check_signing_certificate(trust_domain: str, cert: x509.Certificate) -> None:
     try:
         extensions = cert.extensions
     except ValueError:
-        raise ValueError("malformed extensions") from None
+        raise BundleError("malformed extensions") from None
     try:
         is_ca = extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
     if not is_ca:
-        raise ValueError("not a signing certificate: basic constraints cA is not true")
+        raise BundleError("not a signing certificate: basic constraints cA is not true")
     try:
         key_cert_sign = extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
     except x509.ExtensionNotFound:
         key_cert_sign = False
     if not key_cert_sign:
-        raise ValueError("not a signing certificate: key usage keyCertSign is not set")
+        raise BundleError("not a signing certificate: key usage keyCertSign is not set")
     try:
         san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -59,8 +64,8 @@ def _check_signing_certificate(trust_domain: str, cert: x509.Certificate) -> Non
         try:
             domain, path = split_spiffe_id(uri)
         except SpiffeIdError as exc:
-            raise ValueError(f"its URI SAN is not a valid SPIFFE ID: {exc}") from None
+            raise BundleError(f"its URI SAN is not a valid SPIFFE ID: {exc}") from None
         if path:
-            raise ValueError("its SPIFFE ID has a path: a signing certificate's has none")
+            raise BundleError("its SPIFFE ID has a path: a signing certificate's has none")
         if domain != trust_domain:
-            raise ValueError(f"its SPIFFE ID is of another trust domain than {trust_domain}")
+            raise BundleError(f"its SPIFFE ID is of another trust domain than {trust_domain}")

@@ -19,6 +19,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from authz.errors import TokenError
 from authz.jws import ClaimsError, int_claim, text_claim
 from authz.keys import PrivateKey, algorithm_of
 
@@ -30,7 +31,7 @@ class TaskClaimsError(ClaimsError):
     """Verified claims that do not have the shape of a task token."""
 
 
-class IssueError(ValueError):
+class IssueError(TokenError, ValueError):
     """A task the issuer must refuse (intent, action or TTL not allowed)."""
 
 

@@ -25,7 +25,8 @@ from authz.config.model import (
 from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
 from authz.config.table import Table
 from authz.directory.file import DirectoryFileError, FileDirectory
-from authz.policy.engine import SCHEMA_FILE, Policies, PolicyError
+from authz.errors import PolicyError
+from authz.policy.engine import SCHEMA_FILE, Policies
 from authz.spiffe import SpiffeIdError, check_trust_domain, parse_spiffe_id
 from authz.svid import check_trust_bundle
 

@@ -10,17 +10,11 @@ from pathlib import Path
 
 from cryptography import x509
 
+from authz.errors import ConfigError
 from authz.keys import PublicKey
 from authz.names import NameRule
 
-
-class ConfigError(Exception):
-    """A configuration problem found at start-up; names the file and the key."""
-
-    def __init__(self, file: Path | str, key: str, problem: str) -> None:
-        where = f"{file}: {key}" if key else str(file)
-        super().__init__(f"{where}: {problem}")
-        self.file, self.key, self.problem = str(file), key, problem
+__all__ = ["ConfigError"]  # defined in authz.errors, part of this package's interface
 
 
 class AgentStatus(StrEnum):

@@ -31,6 +31,7 @@ from authz.approvals import request_hash, sign_approval
 from authz.config import Config, load_config
 from authz.demo.sample_api import Reading
 from authz.envoy_config import EnvoyParams, render, to_yaml
+from authz.errors import AuthzError
 from authz.issuer import issue
 from authz.keys import PrivateKey, load_private_key, write_key_pair
 from authz.pki import DevPki
@@ -169,7 +170,7 @@ READY_PROBE_PATH = "/.well-known/agent-authz/ready"  # no route: agent-authz den
 START_TIMEOUT = 30.0
 
 
-class StackError(RuntimeError):
+class StackError(AuthzError, RuntimeError):
     pass
 
 

@@ -18,16 +18,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from authz.errors import DirectoryError
 from authz.names import NameRule, fold
 
 KINDS = ("human", "service_account")
 
 
-class DirectoryUnavailable(Exception):
+class DirectoryUnavailable(DirectoryError):
     """The directory cannot answer now (down, slow, overloaded, or answered nonsense)."""
 
 
-class AmbiguousName(Exception):
+class AmbiguousName(DirectoryError):
     """A name that folds onto a known entry it is not a name of, or onto several entries."""
 
     def __init__(self, name: str, candidates: Iterable[str]) -> None:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from authz.directory import AmbiguousName, Group, Principal, group_from, principal_from
+from authz.errors import DirectoryError
 from authz.names import NameRule, fold
 
 E = TypeVar("E", Principal, Group)
 
 
-class DirectoryFileError(ValueError):
+class DirectoryFileError(DirectoryError, ValueError):
     """The file is missing, not JSON, or holds an entry that is not a principal or group."""
 
 

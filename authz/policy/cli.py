@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from authz.policy.engine import Policies, PolicyError
+from authz.errors import PolicyError
+from authz.policy.engine import Policies
 from authz.policy.testing import CaseError, run_directory, uncovered
 
 

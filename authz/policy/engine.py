@@ -1,7 +1,7 @@
 """Cedar policies and schema, parsed and validated once; one evaluation per request.
 
 ``Policies.load(dir)`` reads ``schema.cedarschema`` and every ``*.cedar`` file (in name order),
-refuses anything that does not parse or validate against the schema with a ``PolicyError``
+refuses anything that does not parse or validate against the schema with a ``PolicyFileError``
 naming the file and line, and keeps pre-parsed handles: nothing is parsed per request.
 
 A decision is Cedar's: default deny, ``forbid`` wins, any evaluation error denies. The reason
@@ -25,12 +25,13 @@ from typing import Any
 import cedarpy
 
 from authz.cache import BoundedCache
+from authz.errors import PolicyError
 
 SCHEMA_FILE = "schema.cedarschema"
 _POSITIONAL = re.compile(r"^\[(policy\d+)\]\s*(.*)$", re.S)
 
 
-class PolicyError(Exception):
+class PolicyFileError(PolicyError):
     """A policy or the schema cannot be used; names the file and, where known, the line."""
 
     def __init__(self, file: Path, line: int | None, problem: str) -> None:
@@ -106,12 +107,12 @@ class Policies:
             schema_text = schema_path.read_text(encoding="utf-8")
             schema = cedarpy.Schema.from_str(schema_text)
         except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(schema_path, None, f"cannot be read: {exc}") from None
+            raise PolicyFileError(schema_path, None, f"cannot be read: {exc}") from None
         except ValueError as exc:
-            raise PolicyError(schema_path, None, f"is not a valid Cedar schema: {exc}") from None
+            raise PolicyFileError(schema_path, None, f"is not a valid Cedar schema: {exc}") from None
         files = sorted(directory.glob("*.cedar"))
         if not files:
-            raise PolicyError(directory, None, "holds no *.cedar policy file")
+            raise PolicyFileError(directory, None, "holds no *.cedar policy file")
         texts = [cls._checked(path, schema_text) for path in files]
         combined = "\n".join(texts)
         meta = cls._annotations(combined)
@@ -122,13 +123,13 @@ class Policies:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(path, None, f"cannot be read: {exc}") from None
+            raise PolicyFileError(path, None, f"cannot be read: {exc}") from None
         starts = _policy_starts(text)
         try:
             cedarpy.PolicySet.from_str(text)
         except ValueError as exc:
             line = _first_unparsable(text, starts)
-            raise PolicyError(path, line, f"does not parse: {exc}") from None
+            raise PolicyFileError(path, line, f"does not parse: {exc}") from None
         result = cedarpy.validate_policies(text, schema_text)
         if not result.validation_passed:
             first = str(result.errors[0])
@@ -138,7 +139,7 @@ class Policies:
                 index = int(match.group(1)[len("policy") :])
                 line = starts[index] if index < len(starts) else None
                 first = match.group(2)
-            raise PolicyError(path, line, f"fails schema validation: {first}")
+            raise PolicyFileError(path, line, f"fails schema validation: {first}")
         return text
 
     @staticmethod

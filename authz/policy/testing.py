@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from authz.errors import PolicyError
 from authz.policy.engine import Policies, PolicyInput
 
 DEFAULT_CONTEXT: dict[str, Any] = {
@@ -31,7 +32,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
 AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 
 
-class CaseError(ValueError):
+class CaseError(PolicyError, ValueError):
     """A test file that is not a list of well-formed cases."""
 
 

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from authz.errors import StoreError
 
-class StoreError(Exception):
+__all__ = ["StoreError"]  # the store area's root, defined in authz.errors
+
+
+class StoreOpenError(StoreError):
     """The store cannot be opened (start-up problem): bad path, not a database, newer schema."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(StoreError):
     """The store cannot answer; callers deny with store_unavailable."""
 
 

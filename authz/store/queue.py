@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from authz.errors import StoreError
 
-class QueueError(Exception):
+
+class QueueError(StoreError):
     """An operator action the queue refuses (unknown request, not pending, approver twice)."""
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from authz.store import CommitOutcome, Revocation, StoreError, StoreUnavailable
+from authz.store import CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
 from authz.store.sqlite_queue import QUEUE_SCHEMA
 
 SCHEMA_VERSION = 2  # 2: the approval queue
@@ -114,7 +114,7 @@ class SqliteStore:
             self._changes = ChangeCounter(Path(f"{path}-changes"))
         except OSError as exc:
             self.close()
-            raise StoreError(f"cannot open state store {path}: {exc}") from None
+            raise StoreOpenError(f"cannot open state store {path}: {exc}") from None
         # What every request asks, from memory (see the module docstring).
         self._reload_lock = threading.Lock()
         self._revoked: set[str] = set()
@@ -132,19 +132,19 @@ class SqliteStore:
             try:
                 conn = self._connect(create=True)
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open state store {path}: {exc}") from None
+                raise StoreOpenError(f"cannot open state store {path}: {exc}") from None
             try:
                 self._init_schema(conn)
                 return conn
             except sqlite3.OperationalError as exc:
                 conn.close()
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                    raise StoreError(f"cannot open state store {path}: {exc}") from None
+                    raise StoreOpenError(f"cannot open state store {path}: {exc}") from None
                 time.sleep(min(0.01 * attempt, 0.2))  # start-up only, never on the request path
             except sqlite3.Error as exc:
                 conn.close()
-                raise StoreError(f"cannot open state store {path}: {exc}") from None
-            except StoreError:
+                raise StoreOpenError(f"cannot open state store {path}: {exc}") from None
+            except StoreOpenError:
                 conn.close()
                 raise
         raise AssertionError("unreachable")
@@ -167,12 +167,12 @@ class SqliteStore:
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
         if mode != "wal":
-            raise StoreError(f"state store {self.path}: cannot use WAL mode (got {mode!r})")
+            raise StoreOpenError(f"state store {self.path}: cannot use WAL mode (got {mode!r})")
         conn.execute("BEGIN IMMEDIATE")  # two processes starting together create the schema once
         try:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
-                raise StoreError(
+                raise StoreOpenError(
                     f"state store {self.path} has schema version {version}; "
                     f"this agent-authz knows up to {SCHEMA_VERSION}"
                 )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from authz.audit import GENESIS, AuditError, AuditLog, AuditUnavailable, verify
+from authz.audit import GENESIS, AuditLog, AuditUnavailable, verify
+from authz.errors import AuditError
 
 
 def write_log(path: Path, n: int = 5) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from authz.policy.engine import Policies, PolicyError, PolicyInput
+from authz.errors import PolicyError
+from authz.policy.engine import Policies, PolicyInput
 from authz.policy.testing import DEFAULT_CONTEXT, run_directory, uncovered
 
 ROOT = Path(__file__).resolve().parents[2]
