@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authz.headers import INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
-from authz.stages.approval import POLL_PATH
+from authz.wellknown import POLL_PATH
 
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
 _FILTERS = "type.googleapis.com/envoy.extensions.filters."

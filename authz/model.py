@@ -1,4 +1,5 @@
-"""Plain data the pipeline works on: the request as Envoy described it, and the decision."""
+"""Plain data the pipeline works on: the request as Envoy described it, what each stage
+established, and the decision. It imports no stage: stages import it."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authz.approvals import Approval
-from authz.config import Agent
+from authz.config import Agent, Route
 from authz.directory import Group, Principal
+from authz.effects import Effects
 from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, NOTE_HEADERS
-from authz.reasons import Reason, http_status
-from authz.stages.operation import Operation
+from authz.reasons import Denied, Reason, http_status
 from authz.tasks import Task
 
-__all__ = ["CREDENTIAL_HEADERS", "INJECTED_HEADERS", "NOTE_HEADERS", "Decision", "RequestContext"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "INJECTED_HEADERS",
+    "NOTE_HEADERS",
+    "Caller",
+    "Context",
+    "Decision",
+    "Operation",
+    "RequestContext",
+]
 
 
 @dataclass(frozen=True)
@@ -33,24 +43,79 @@ class RequestContext:
         return None if value is None else value[: NOTE_HEADERS[name]]
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Stage 1: the registered, active agent behind the mTLS connection."""
+
+    agent: Agent
+    thumbprint: str  # x5t#S256 of its certificate: what task tokens are bound to
+
+
+@dataclass(frozen=True)
+class Operation:
+    """Stage 2: what the request does, and to whom."""
+
+    route: Route
+    target: str
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's {param}s, decoded
+
+    @property
+    def name(self) -> str:
+        return self.route.operation
+
+    @property
+    def op_class(self) -> str:
+        return self.route.op_class
+
+    @property
+    def group(self) -> str | None:
+        """The group a membership change touches (the route's ``group_param``)."""
+        return self.params.get(self.route.group_param) if self.route.group_param else None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Stage 7: the live context of the decision."""
+
+    target: Principal  # the directory's entry of the target (canonical name)
+    group: Group | None = None  # the group a membership change touches
+    degraded: bool = False  # a read let through with the attributes unknown (the degraded rule)
+    task_calls: int = 0  # calls already charged to the task's budget
+
+
 @dataclass
 class Decision:
     decision_id: str
     request: RequestContext
     reason: Reason = Reason.INTERNAL_ERROR
     message: str = "no decision was reached"
-    agent: Agent | None = None
-    operation: Operation | None = None
-    task: Task | None = None
+    caller: Caller | None = None  # stage 1
+    operation: Operation | None = None  # stage 2
+    task: Task | None = None  # stage 3
     approvals: tuple[Approval, ...] = ()  # stage 6: consumed with the allow
-    target: Principal | None = None  # stage 7: the directory's view of the target
-    group: Group | None = None  # stage 7: the group a membership change touches
-    context_degraded: bool = False  # a read let through with the target's attributes unknown
+    context: Context | None = None  # stage 7
     policies: tuple[str, ...] = ()  # stage 8: the policies that decided
     shadow: dict[str, Any] | None = None  # stage 8 in shadow mode: the decision it did not enforce
+    effects: Effects = field(default_factory=Effects)  # what stage 10 applies
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
     denied_at: int | None = None  # the stage (1-10) that denied
+
+    @property
+    def agent(self) -> Agent | None:
+        return self.caller.agent if self.caller else None
+
+    @property
+    def target(self) -> Principal | None:
+        return self.context.target if self.context else None
+
+    @property
+    def group(self) -> Group | None:
+        return self.context.group if self.context else None
+
+    @property
+    def context_degraded(self) -> bool:
+        return self.context is not None and self.context.degraded
 
     @property
     def allowed(self) -> bool:
@@ -63,6 +128,10 @@ class Decision:
     @property
     def state_changing(self) -> bool:
         return self.operation is not None and self.operation.route.state_changing
+
+    @property
+    def approvers(self) -> list[str]:
+        return sorted({a.approver for a in self.approvals})
 
     def allow(self) -> None:
         assert self.agent is not None and self.operation is not None
@@ -79,10 +148,15 @@ class Decision:
         if self.approvals:
             self.upstream_headers["x-approved-by"] = ",".join(self.approvers)
 
-    @property
-    def approvers(self) -> list[str]:
-        return sorted({a.approver for a in self.approvals})
-
     def deny(self, reason: Reason, message: str) -> None:
         self.reason, self.message = reason, message
         self.upstream_headers = {}
+
+    def refuse(self, denied: Denied) -> None:
+        """A stage's deny, with what it carries: body fields, its stage, a task it ends."""
+        self.deny(denied.reason, denied.message)
+        self.body_extra, self.denied_at = denied.extra, denied.stage
+        if "policy" in denied.extra:  # a policy deny: the deciding policies go to the record too
+            self.policies = tuple(denied.extra["policy"]["policies"])
+        if denied.revoke is not None:
+            self.effects.revoke = denied.revoke

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from authz.effects import Revoke
 from authz.errors import AuthzError
 
 
@@ -129,14 +130,24 @@ class Denied(AuthzError):
 
     ``extra`` holds more fields for the deny body, e.g. what to get approved. ``stage`` is the
     stage that denied (1-10): the one its reason belongs to (``STAGE_OF``) unless given — a
-    policy (stage 8) can deny with an approval reason.
+    policy (stage 8) can deny with an approval reason. ``liftable``: more approvers might lift
+    it (the pipeline then asks how many, ``authz/stages/lift.py``). ``revoke``: the deny also
+    ends a task (a changed intent), which stage 10 applies.
     """
 
     def __init__(
-        self, reason: Reason, message: str, extra: dict[str, Any] | None = None, stage: int | None = None
+        self,
+        reason: Reason,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        stage: int | None = None,
+        *,
+        liftable: bool = False,
+        revoke: Revoke | None = None,
     ) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
         self.extra = extra or {}
         self.stage = stage or STAGE_OF.get(reason, len(STAGES))
+        self.liftable, self.revoke = liftable, revoke

@@ -114,6 +114,11 @@ class Route:
         return tuple(s[1:-1] for s in self.segments if s.startswith("{"))
 
     @property
+    def takes_approvals(self) -> bool:
+        """Approvals count here: every change, and gated routes (plain reads need none)."""
+        return self.gated or self.state_changing
+
+    @property
     def takes_body(self) -> bool:
         return self.principal_body_field is not None or self.body is not None
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from authz.audit import verify
 from authz.demo.stack import Response, Stack
-from authz.pipeline import COMPLETE_TASK_PATH
+from authz.wellknown import COMPLETE_TASK_PATH
 
 MARKER = "x-demo-request"
 BOT, AUDITOR = "helpdesk-bot", "audit-bot"

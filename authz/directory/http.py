@@ -10,7 +10,8 @@ not know is asked again folded, so a name that folds onto a known principal is r
 Answers are cached per name for ``ttl`` seconds (a 404 too: "not in the directory" is an
 answer), in a bounded cache. A lookup waits at most ``timeout`` seconds, and at most
 ``max_concurrency`` lookups run at once: a slow directory makes requests fail fast
-(``DirectoryUnavailable``) instead of piling up threads.
+(``DirectoryUnavailable``) instead of piling up threads. Concurrent requests about one name
+share one lookup (the first asks, the others wait for its answer).
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ _AMBIGUOUS = object()  # the service answered 409
 E = TypeVar("E", Principal, Group)
 
 
+class _Flight:
+    """A lookup in progress, which other requests for the same name wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: Any = None
+        self.error: DirectoryUnavailable | None = None
+
+
 class HttpDirectory:
     def __init__(
         self,
@@ -61,6 +71,8 @@ class HttpDirectory:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # an internal service
         self._cache: BoundedCache[str, tuple[Any, float]] = BoundedCache(_MAX_ENTRIES)
+        self._inflight: dict[str, _Flight] = {}
+        self._inflight_lock = threading.Lock()
 
     def lookup(self, name: str, rule: NameRule = NameRule.EXACT) -> Principal:
         found = self._resolve(self._url, name, rule, principal_from)
@@ -89,11 +101,37 @@ class HttpDirectory:
         url = template.replace("{name}", quote(name, safe=""))
         cached = self._cache.get(url)
         if cached is None or cached[1] <= self._clock():
-            cached = (self._fetch(url, name, parse), self._clock() + self._ttl)
+            cached = (self._single_flight(url, name, parse), self._clock() + self._ttl)
             self._cache.put(url, cached)
         if cached[0] is _AMBIGUOUS:
             raise AmbiguousName(name, [])
         return cached[0]  # type: ignore[no-any-return]
+
+    def _single_flight(self, url: str, name: str, parse: Callable[[str, dict[str, Any]], E]) -> Any:
+        """One lookup per name at a time: requests asking for a name being looked up wait for
+        that answer (at most the timeout) instead of taking a slot of their own — a burst of
+        requests about one account is one lookup, not a saturated directory."""
+        with self._inflight_lock:
+            flight = self._inflight.get(url)
+            leader = flight is None
+            if flight is None:
+                flight = self._inflight[url] = _Flight()
+        if not leader:
+            if not flight.done.wait(self._timeout):
+                raise DirectoryUnavailable("directory lookup timed out")
+            if flight.error is not None:
+                raise flight.error
+            return flight.answer
+        try:
+            flight.answer = self._fetch(url, name, parse)
+        except DirectoryUnavailable as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._inflight_lock:
+                del self._inflight[url]
+            flight.done.set()
+        return flight.answer
 
     def _fetch(self, url: str, name: str, parse: Callable[[str, dict[str, Any]], E]) -> Any:
         if not self._slots.acquire(blocking=False):  # saturated: fail fast, never queue up threads
@@ -120,6 +158,7 @@ class HttpDirectory:
             with self._opener.open(url, timeout=self._timeout) as resp:
                 body = resp.read(_MAX_BYTES + 1)
         except urllib.error.HTTPError as exc:
+            exc.close()  # its response, and the connection under it
             if exc.code == 404:
                 return None
             if exc.code == 409:

@@ -8,32 +8,26 @@ operation, target principal (compared as the upstream compares names) and ``req`
 on-behalf-of subject or the target principal under any of their names is refused (separation
 of duties by identity, ``authz/duties.py``), and two approvals count as two approvers only if
 they come from two people. Approval-gated operations (the gated classes, and routes marked
-``approval``) need at least one: that floor is an invariant. How many distinct approvers a
-request needs beyond it is the policy's to say (stage 8); ``ask`` builds the deny that tells
-the agent, and files the request in the approval queue for humans. The approvals are consumed
-in stage 10, atomically with the allow.
+``approval``) need at least one: that floor is an invariant, and its deny is one approvers
+can lift. How many distinct approvers a request needs beyond it is the policy's to say (stage
+8); the pipeline asks how many would lift a deny in one place (``authz/stages/lift.py``). The
+approvals are consumed in stage 10, atomically with the allow.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from authz import duties
 from authz.approvals import APPROVAL_TYP, Approval, parse_claims, request_hash
 from authz.config import ApprovalsConfig
 from authz.directory import DirectoryUnavailable
 from authz.jws import ClaimsError, JwsError, JwsVerifier
-from authz.model import Decision, RequestContext
+from authz.model import Operation, RequestContext
 from authz.names import same_name
 from authz.reasons import Denied, Reason
-from authz.stages.operation import Operation
-from authz.store import StateStore, StoreUnavailable
-from authz.store.queue import ApprovalQueue, NewRequest
+from authz.store import StateStore
 from authz.tasks import Task
 
 APPROVAL_HEADER = "x-approval-token"
-#: Where an agent polls its approval request, through the proxy (the agent-facing approval API).
-POLL_PATH = "/.well-known/agent-authz/approvals/"
 
 
 class ApprovalStage:
@@ -43,33 +37,24 @@ class ApprovalStage:
         audience: str,
         leeway: int,
         store: StateStore,
-        queue: ApprovalQueue | None = None,
         identities: duties.Identities | None = None,
     ) -> None:
         self._s, self._audience, self._leeway = settings, audience, leeway
-        self._store, self._queue = store, queue
+        self._store = store
         self._identities = identities or duties.Identities(None)
         keys = {a.id: a.key for a in settings.approvers.values()}
         self._jws = JwsVerifier(APPROVAL_TYP, keys, settings.algorithms)
-
-    @property
-    def most(self) -> int:
-        """The most approvals one request can carry: no policy can ask for more."""
-        return self._s.max_tokens
-
-    @staticmethod
-    def counts(operation: Operation) -> bool:
-        """Whether approvals count for this operation: changes, and gated routes (plain reads
-        need none)."""
-        return operation.route.gated or operation.route.state_changing
 
     def verify(
         self, r: RequestContext, agent_id: str, task: Task, operation: Operation, now: int
     ) -> tuple[Approval, ...]:
         """The approvals this request carries (none: ``()``), each valid for it; raises Denied
-        for any that is not."""
-        header = r.headers.get(APPROVAL_HEADER)
-        if not header or not self.counts(operation):
+        for any that is not, and when an approval-gated operation carries none (the floor)."""
+        header = r.headers.get(APPROVAL_HEADER) if operation.route.takes_approvals else None
+        if not header:
+            if operation.route.gated:
+                message = f"{operation.name} needs human approval"
+                raise Denied(Reason.APPROVAL_REQUIRED, message, liftable=True)
             return ()
         tokens = [t.strip() for t in header.split(",") if t.strip()]
         if len(tokens) > self._s.max_tokens:
@@ -88,69 +73,6 @@ class ApprovalStage:
         if len(set(ids)) != len(ids) or any(self._store.approval_consumed(i) for i in ids):
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
         return approvals
-
-    def ask(self, d: Decision, denied: Denied, needed: int | None, now: int) -> Denied:
-        """``denied`` for want of (more) approvers, with the deny body's ``approval`` object: what
-        to get approved and, when ``needed`` distinct approvers would do, the request filed in the
-        approval queue with a poll address. ``needed`` None: no number of approvers would make
-        the policy allow it, and nothing is filed."""
-        assert d.task and d.operation
-        r, task, operation, approvers = d.request, d.task, d.operation, d.approvers
-        details: dict[str, Any] = {
-            "operation": operation.name,
-            "principal": operation.target,
-            "task": task.task_id,
-            "req": request_hash(r.method, r.path, r.body),
-            "approvers_required": None if needed is None else needed - len(approvers),
-            "approvers_needed": needed,
-            "approved_by": approvers,
-            "expires": task.expires,
-        }
-        if needed is None:
-            details["queued"] = False
-        else:
-            details.update(self._file(self._new_request(d, details["req"], needed), now))
-        return Denied(denied.reason, denied.message, {**denied.extra, "approval": details}, denied.stage)
-
-    @staticmethod
-    def _new_request(d: Decision, req: str, needed: int) -> NewRequest:
-        assert d.agent and d.task and d.operation
-        r, agent, task, operation = d.request, d.agent, d.task, d.operation
-        return NewRequest(
-            agent=agent.spiffe_id,
-            owner=agent.owner,
-            task_id=task.task_id,
-            on_behalf_of=task.on_behalf_of,
-            intent=task.intent,
-            justification=r.note("x-agent-justification"),
-            prompt_ref=r.note("x-agent-prompt-ref"),
-            operation=operation.name,
-            op_class=operation.op_class,
-            principal=operation.target,
-            method=r.method,
-            path=r.path,
-            body=r.body,
-            req=req,
-            approvers_needed=needed,
-            expires=task.expires,
-        )
-
-    def _file(self, new: NewRequest, now: int) -> dict[str, Any]:
-        if self._queue is None:
-            return {"queued": False}
-        try:
-            filed = self._queue.file(
-                new,
-                now=now,
-                per_agent=self._s.requests_per_agent,
-                window=self._s.requests_window,
-            )
-        except StoreUnavailable:
-            return {"queued": False}  # still a deny; the agent may ask again
-        if filed is None:
-            return {"queued": False, "retry_after": self._s.requests_window}
-        request_id, _ = filed
-        return {"queued": True, "request_id": request_id, "poll": POLL_PATH + request_id}
 
     def _verify(self, token: str, now: int) -> Approval:
         if len(token) > self._s.max_token_bytes:

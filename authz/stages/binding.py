@@ -9,9 +9,9 @@ folds onto a known one).
 
 from __future__ import annotations
 
+from authz.model import Operation
 from authz.names import NameRule, fold
 from authz.reasons import Denied, Reason
-from authz.stages.operation import Operation
 from authz.tasks import Task
 
 

@@ -1,4 +1,5 @@
-"""Stage 7 — context: the live attributes of the target principal (and group), from the directory.
+"""Stage 7 — context: the live attributes of the target principal (and group), from the
+directory, and the task's usage so far, from the state store — everything live the policy sees.
 
 Names are looked up the way the upstream compares them (the route's ``NameRule``), and the
 policy sees the directory's canonical entry, never the spelling the request used. A name that
@@ -14,14 +15,16 @@ target's attributes unknown — and the audit record says so).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from authz.config import DirectoryConfig
 from authz.directory import AmbiguousName, Directory, DirectoryUnavailable, Group, Principal
 from authz.directory.file import FileDirectory
 from authz.directory.http import HttpDirectory
+from authz.model import Context, Operation
 from authz.reasons import Denied, Reason
-from authz.stages.operation import Operation
+from authz.store import StateStore
+from authz.tasks import Task
 
 
 def directory_from(config: DirectoryConfig) -> Directory:
@@ -38,26 +41,26 @@ def directory_from(config: DirectoryConfig) -> Directory:
     )
 
 
-@dataclass(frozen=True)
-class Target:
-    principal: Principal
-    group: Group | None = None  # the group a membership change touches
-    degraded: bool = False  # a read let through with the attributes unknown (the degraded rule)
-
-
 class ContextStage:
     def __init__(
         self,
         directory: Directory | None,
+        store: StateStore,
         reads_when_unavailable: str = "deny",
         unknown_targets: str = "deny",
     ) -> None:
-        self._directory = directory
+        self._directory, self._store = directory, store
         self._degraded_reads = reads_when_unavailable == "allow"
         self._deny_unknown = unknown_targets == "deny"
 
-    def target(self, operation: Operation) -> Target:
-        """The target's attributes (raises Denied when they cannot be had, or do not allow it)."""
+    def gather(self, operation: Operation, task: Task) -> Context:
+        """The decision's live context (raises Denied when it cannot be had, or forbids it)."""
+        context = self.target(operation)
+        calls = self._store.task_calls(task.task_id) if task.max_calls is not None else 0
+        return replace(context, task_calls=calls)
+
+    def target(self, operation: Operation) -> Context:
+        """The target's (and group's) attributes."""
         try:
             target = self._lookup(operation)
         except AmbiguousName as exc:
@@ -68,19 +71,19 @@ class ContextStage:
                 raise Denied(
                     Reason.CONTEXT_UNAVAILABLE, f"the directory cannot answer for {operation.target}: {exc}"
                 ) from None
-            return Target(Principal(operation.target, exists=False), degraded=True)
+            return Context(Principal(operation.target, exists=False), degraded=True)
         if self._deny_unknown and operation.route.state_changing:
-            if not target.principal.exists:
+            if not target.target.exists:
                 raise Denied(Reason.TARGET_UNKNOWN, f"{operation.target!r} is not in the directory")
             if target.group is not None and not target.group.exists:
                 raise Denied(Reason.TARGET_UNKNOWN, f"group {target.group.name!r} is not in the directory")
         return target
 
-    def _lookup(self, operation: Operation) -> Target:
+    def _lookup(self, operation: Operation) -> Context:
         rule, group_name = operation.route.names, operation.group
         if self._directory is None:
             group = None if group_name is None else Group(group_name, exists=False)
-            return Target(Principal(operation.target, exists=False), group)
+            return Context(Principal(operation.target, exists=False), group)
         principal = self._directory.lookup(operation.target, rule)
         group = None if group_name is None else self._directory.lookup_group(group_name, rule)
-        return Target(principal, group)
+        return Context(principal, group)

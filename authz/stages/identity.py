@@ -23,6 +23,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from authz.cache import BoundedCache
 from authz.config import Agent, AgentStatus, TrustDomain
+from authz.model import Caller
 from authz.reasons import Denied, Reason
 from authz.spiffe import SpiffeIdError, parse_spiffe_id
 from authz.store import StateStore
@@ -39,12 +40,6 @@ class VerifiedSvid:
     thumbprint: str  # x5t#S256, what task tokens are bound to
     not_before: dt.datetime
     not_after: dt.datetime
-
-
-@dataclass(frozen=True)
-class Caller:
-    agent: Agent
-    thumbprint: str
 
 
 def _invalid(message: str) -> Denied:

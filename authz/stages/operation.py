@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TypeGuard
 from urllib.parse import unquote
 
 from authz.cache import BoundedCache
 from authz.config import Route
 from authz.headers import REWRITING_HEADERS
+from authz.model import Operation
 from authz.names import fold, key_skeleton
 from authz.reasons import Denied, Reason
 from authz.stages.body import BodyReader, check_content_type
@@ -39,26 +39,6 @@ _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _FORBIDDEN_DECODED = re.compile(r"[/\\;%\x00-\x1f\x7f]")
 _QUERY_NAME_PARTS = re.compile(r"[\[\].]")  # user[name]=…, user.name=…: read as nested by some
 _MEMO_LIMIT = 8192  # distinct (method, path) pairs
-
-
-@dataclass(frozen=True)
-class Operation:
-    route: Route
-    target: str
-    params: Mapping[str, str] = field(default_factory=dict)  # the path's {param}s, decoded
-
-    @property
-    def name(self) -> str:
-        return self.route.operation
-
-    @property
-    def op_class(self) -> str:
-        return self.route.op_class
-
-    @property
-    def group(self) -> str | None:
-        """The group a membership change touches (the route's ``group_param``)."""
-        return self.params.get(self.route.group_param) if self.route.group_param else None
 
 
 def _malformed(message: str) -> Denied:

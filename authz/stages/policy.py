@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from authz.config import Agent, Intent, Route
-from authz.directory import Group, Principal
-from authz.model import Decision
+from authz.directory import Group
+from authz.model import Context, Decision, Operation
 from authz.names import name_key
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import STAGE_OF, Denied, Reason
-from authz.stages.operation import Operation
 from authz.tasks import Task
 
 _KNOWN = {r.value: r for r in Reason}
@@ -39,19 +39,18 @@ class PolicyStage:
     def enforced(self, route: Route) -> bool:
         return self._enforce and route.enforce
 
-    def check(self, d: Decision, now: dt.datetime, task_calls: int) -> None:
-        """Records the deciding policies on the decision; raises Denied when Cedar denies."""
-        assert d.agent and d.operation and d.task
-        verdict = self._decide(d.agent, d.operation, d.task, d.target, d.group, d.approvers, now, task_calls)
-        d.policies = verdict.policies
+    def check(self, d: Decision, now: dt.datetime) -> tuple[tuple[str, ...], dict[str, Any] | None]:
+        """The deciding policies, and the decision shadow mode did not enforce (None if none);
+        raises Denied when Cedar denies (one approvers may lift, on a route approvals count on)."""
+        assert d.agent and d.operation and d.task and d.context
+        verdict = self._decide(d.agent, d.operation, d.task, d.context, d.approvers, now)
         if verdict.allowed:
-            return
+            return verdict.policies, None
         detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
         if not self.enforced(d.operation.route):
             # Shadow mode: the real decision is audited and counted, the request goes on.
             # Only this stage can be shadowed: stages 1-6 are invariants (DESIGN §2).
-            d.shadow = {"decision": "deny", **detail["policy"]}
-            return
+            return verdict.policies, {"decision": "deny", **detail["policy"]}
         if verdict.errors:
             message = "the policy could not be evaluated; denied"
             raise Denied(Reason.POLICY_DENIED, message, detail, POLICY_STAGE)
@@ -60,9 +59,10 @@ class PolicyStage:
             reason = Reason.POLICY_DENIED  # a policy cannot claim those
         by = ", ".join(verdict.policies) or "no policy permits it (default deny)"
         message = f"{d.operation.name} on {d.operation.target} is denied by policy: {by}"
-        raise Denied(reason, message, detail, POLICY_STAGE)
+        liftable = d.operation.route.takes_approvals
+        raise Denied(reason, message, detail, POLICY_STAGE, liftable=liftable)
 
-    def approvals_needed(self, d: Decision, now: dt.datetime, task_calls: int, most: int) -> int | None:
+    def approvals_needed(self, d: Decision, context: Context, now: dt.datetime, most: int) -> int | None:
         """The fewest distinct approvers (more than the request has, at most ``most``) with
         which the policy would allow this request; None when no such number would.
 
@@ -76,7 +76,7 @@ class PolicyStage:
             return 1
         for n in range(len(have) + 1, most + 1):
             pending = have + [f"(approver {i})" for i in range(len(have) + 1, n + 1)]
-            verdict = self._decide(d.agent, d.operation, d.task, d.target, d.group, pending, now, task_calls)
+            verdict = self._decide(d.agent, d.operation, d.task, context, pending, now)
             if verdict.allowed:
                 return n
         return None
@@ -86,15 +86,13 @@ class PolicyStage:
         agent: Agent,
         operation: Operation,
         task: Task,
-        target: Principal | None,
-        group: Group | None,
+        context: Context,
         approvers: list[str],
         now: dt.datetime,
-        calls: int,
     ) -> PolicyVerdict:
-        target = target or Principal(operation.target, exists=False)
+        target, calls = context.target, context.task_calls
         resource = target.name if target.exists else name_key(operation.target, operation.route.names)
-        group = group or _NO_GROUP
+        group = context.group or _NO_GROUP
         intent = self._intents.get(task.intent)
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (

@@ -1,10 +1,16 @@
-"""Stage 10 — record: the audit record, the metrics, and the last word on the decision.
+"""Stage 10 — record: the decision's effects, the audit record, the metrics, the last word.
 
-An allow is final only once the state store has committed it — in one transaction that
-re-checks revocation, charges the task's budget and consumes approvals (DESIGN §2: nothing is
-spent before the decision is final). Then the record is written; the allow of a state-changing
-operation returns only after it is on disk. If it cannot be written, the decision becomes a
-deny (``audit_unavailable``).
+The only stage that changes anything, once the decision is final (``authz/effects.py``):
+
+- an allow's spend is committed in one store transaction that re-checks revocation, charges the
+  task's budget and consumes the approvals (DESIGN §2: nothing is spent before the decision is
+  final); if the store refuses, the allow becomes a deny;
+- a task a deny ends (a changed intent) or the agent completed is revoked;
+- an approval request a deny asks for is filed in the approval queue, and the deny says where
+  to poll it.
+
+Then the record is written; the allow of a state-changing operation returns only after it is
+on disk. If it cannot be written, the decision becomes a deny (``audit_unavailable``).
 """
 
 from __future__ import annotations
@@ -13,21 +19,33 @@ import datetime as dt
 from typing import Any
 
 from authz.audit import AuditLog, AuditUnavailable
+from authz.config import ApprovalsConfig
+from authz.effects import Revoke, Spend
 from authz.metrics import Metrics
 from authz.model import Decision
 from authz.reasons import Reason
 from authz.store import CommitOutcome, StateStore, StoreUnavailable
+from authz.store.queue import ApprovalQueue, NewRequest
+from authz.wellknown import POLL_PATH
 
 
 class RecordStage:
-    def __init__(self, audit: AuditLog, store: StateStore, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        store: StateStore,
+        metrics: Metrics,
+        queue: ApprovalQueue | None = None,
+        approvals: ApprovalsConfig | None = None,
+    ) -> None:
         self._audit = audit
         self._store = store
         self._metrics = metrics
+        self._queue = queue
+        self._approvals = approvals or ApprovalsConfig()
 
     def record(self, decision: Decision, now: dt.datetime, elapsed: float) -> Decision:
-        if decision.allowed:
-            self._commit(decision)
+        self._apply(decision, int(now.timestamp()))
         try:
             self._audit.append(
                 audit_record(decision, now, elapsed), durable=decision.allowed and decision.state_changing
@@ -46,24 +64,50 @@ class RecordStage:
         self._metrics.count_decision(decision.allowed, decision.reason, op_class, elapsed)
         return decision
 
-    def _commit(self, decision: Decision) -> None:
-        task = decision.task
+    def _apply(self, decision: Decision, now: int) -> None:
+        """The decision's effects (``authz/effects.py``), in this one place."""
+        effects = decision.effects
         try:
-            outcome = self._store.commit_allow(
-                task_id=task.task_id if task else None,
-                max_calls=task.max_calls if task else None,
-                approval_ids=[a.approval_id for a in decision.approvals],
-            )
+            if decision.allowed and effects.spend is not None:
+                self._commit(decision, effects.spend)
+            if effects.revoke is not None:
+                self._revoke(effects.revoke)
         except StoreUnavailable:
             self._metrics.store_errors.inc()
             decision.deny(
                 Reason.STORE_UNAVAILABLE, "the state store cannot be written; the request is denied"
             )
-            return
+        if effects.file is not None and not decision.allowed and "approval" in decision.body_extra:
+            decision.body_extra["approval"].update(self._file(effects.file, now))
+
+    def _commit(self, decision: Decision, spend: Spend) -> None:
+        outcome = self._store.commit_allow(
+            task_id=spend.task_id, max_calls=spend.max_calls, approval_ids=list(spend.approval_ids)
+        )
         if outcome is not CommitOutcome.ALLOWED:
             decision.deny(*_REFUSALS[outcome])
-        elif decision.approvals:
-            self._metrics.approvals_consumed.inc(len(decision.approvals))
+        elif spend.approval_ids:
+            self._metrics.approvals_consumed.inc(len(spend.approval_ids))
+
+    def _revoke(self, revoke: Revoke) -> None:
+        if self._store.revoke_task(revoke.task_id, reason=revoke.reason, by=revoke.by):
+            self._metrics.revocations.inc()
+
+    def _file(self, new: NewRequest, now: int) -> dict[str, Any]:
+        """File the approval request (de-duplicated, rate-limited per agent); where to poll it."""
+        if self._queue is None:
+            return {"queued": False}
+        settings = self._approvals
+        try:
+            filed = self._queue.file(
+                new, now=now, per_agent=settings.requests_per_agent, window=settings.requests_window
+            )
+        except StoreUnavailable:
+            return {"queued": False}  # still a deny; the agent may ask again
+        if filed is None:
+            return {"queued": False, "retry_after": settings.requests_window}
+        request_id, _ = filed
+        return {"queued": True, "request_id": request_id, "poll": POLL_PATH + request_id}
 
 
 _REFUSALS = {

@@ -16,6 +16,7 @@ from typing import Any
 from authz.cache import BoundedCache
 from authz.config import TasksConfig
 from authz.jws import ClaimsError, JwsError, JwsVerifier
+from authz.model import Caller
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
 from authz.tasks import TASK_TYP, Task, parse_claims
@@ -33,6 +34,10 @@ class TaskStage:
         self._store = store
         self._jws = JwsVerifier(TASK_TYP, settings.keys, settings.algorithms)
         self._cache: BoundedCache[bytes, Task] = BoundedCache(_CACHE_LIMIT)
+
+    def verify_for(self, token: str | None, caller: Caller, now: int) -> Task:
+        """The task ``caller`` presents (stage 1 verified who it is and its certificate)."""
+        return self.verify(token, caller.agent.spiffe_id, caller.thumbprint, now)
 
     def verify(self, token: str | None, agent_id: str, cert_thumbprint: str, now: int) -> Task:
         if not token:

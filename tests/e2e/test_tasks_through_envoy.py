@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import E2E
 
-from authz.pipeline import COMPLETE_TASK_PATH
+from authz.wellknown import COMPLETE_TASK_PATH
 
 pytestmark = pytest.mark.e2e
 

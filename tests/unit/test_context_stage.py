@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from factories import Decider, DownDirectory, deciding, make_world
@@ -11,9 +12,13 @@ from factories import Decider, DownDirectory, deciding, make_world
 from authz.config import DirectoryConfig
 from authz.directory import Group, Principal
 from authz.directory.http import HttpDirectory
+from authz.model import Context
 from authz.reasons import Denied, Reason
-from authz.stages.context import ContextStage, Target, directory_from
+from authz.stages.context import ContextStage, directory_from
 from authz.stages.operation import OperationStage
+from authz.store import StateStore
+
+NO_STORE = cast(StateStore, None)  # target() asks the directory only
 
 
 def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> None:
@@ -51,11 +56,11 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> OperationStage:
 def test_directory_down(
     operations: OperationStage, method: str, path: str, body: bytes, rule: str, outcome: object
 ) -> None:
-    stage = ContextStage(DownDirectory(), reads_when_unavailable=rule)
+    stage = ContextStage(DownDirectory(), NO_STORE, reads_when_unavailable=rule)
     operation = operations.resolve(method, path, {"content-type": "application/json"}, body)
     if outcome == "degraded":
         target = stage.target(operation)
-        assert target.degraded and target.principal == Principal("alice", exists=False)
+        assert target.degraded and target.target == Principal("alice", exists=False)
     else:
         with pytest.raises(Denied) as info:
             stage.target(operation)
@@ -92,9 +97,9 @@ def test_without_a_directory_the_target_and_group_are_unknown_by_their_names(
     operations: OperationStage, method: str, path: str, body: bytes, group: Group | None
 ) -> None:
     operation = operations.resolve(method, path, {"content-type": "application/json"}, body)
-    target = ContextStage(None, unknown_targets="allow").target(operation)
-    assert target == Target(Principal("alice", exists=False), group)
-    assert target.principal.exists is False and (group is None or target.group.exists is False)  # type: ignore[union-attr]
+    target = ContextStage(None, NO_STORE, unknown_targets="allow").target(operation)
+    assert target == Context(Principal("alice", exists=False), group)
+    assert target.target.exists is False and (group is None or target.group.exists is False)  # type: ignore[union-attr]
 
 
 def test_without_a_directory_a_change_to_an_unknown_target_is_refused_by_default(
@@ -102,7 +107,7 @@ def test_without_a_directory_a_change_to_an_unknown_target_is_refused_by_default
 ) -> None:
     operation = operations.resolve("DELETE", "/v1/groups/it-admins/members/alice", {}, b"")
     with pytest.raises(Denied) as info:
-        ContextStage(None).target(operation)
+        ContextStage(None, NO_STORE).target(operation)
     assert info.value.reason is Reason.TARGET_UNKNOWN
 
 

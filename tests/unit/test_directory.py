@@ -13,6 +13,7 @@ import pytest
 
 from authz.demo import sample_api
 from authz.directory import AmbiguousName, DirectoryUnavailable, Group, Principal
+from authz.directory import http as http_module
 from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.directory.http import HttpDirectory
 from authz.names import NameRule
@@ -247,3 +248,71 @@ def test_without_a_group_url_groups_are_unknown(fake: Fake) -> None:
 def test_an_unreachable_directory_is_unavailable() -> None:
     with pytest.raises(DirectoryUnavailable):
         HttpDirectory("http://127.0.0.1:9/p/{name}", timeout=1).lookup("alice")
+
+
+class Counted(threading.Event):
+    """An event that counts the threads waiting on it."""
+
+    waiting = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        Counted.waiting += 1
+        return super().wait(timeout)
+
+
+@pytest.fixture
+def counted_flights(monkeypatch: pytest.MonkeyPatch) -> type[Counted]:
+    class Flight(http_module._Flight):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = Counted()
+
+    Counted.waiting = 0
+    monkeypatch.setattr(http_module, "_Flight", Flight)
+    return Counted
+
+
+def wait_for(check: Any) -> None:
+    while not check():
+        threading.Event().wait(0.01)
+
+
+def test_concurrent_lookups_of_one_name_share_one_request(fake: Fake, counted_flights: type[Counted]) -> None:
+    fake.release.clear()  # the directory holds the first lookup
+    d = HttpDirectory(fake.url, timeout=30, max_concurrency=1)
+    answers: list[Principal] = []
+    threads = [threading.Thread(target=lambda: answers.append(d.lookup("bob"))) for _ in range(4)]
+    threads[0].start()
+    wait_for(lambda: fake.calls == 1)  # the first lookup holds the only slot
+    for t in threads[1:]:
+        t.start()
+    wait_for(lambda: counted_flights.waiting == 3)  # they wait for it instead of failing for a slot
+    fake.release.set()
+    for t in threads:
+        t.join(30)
+    assert fake.calls == 1 and len(answers) == 4 and all(a.name == "bob" for a in answers)
+
+
+def test_a_shared_lookup_that_fails_fails_for_every_waiter(
+    fake: Fake, counted_flights: type[Counted]
+) -> None:
+    fake.answer = (500, {"error": "boom"})
+    fake.release.clear()
+    d = HttpDirectory(fake.url, timeout=30)
+    errors: list[str] = []
+
+    def look() -> None:
+        try:
+            d.lookup("bob")
+        except DirectoryUnavailable as exc:
+            errors.append(str(exc))
+
+    first, second = threading.Thread(target=look), threading.Thread(target=look)
+    first.start()
+    wait_for(lambda: fake.calls == 1)
+    second.start()
+    wait_for(lambda: counted_flights.waiting == 1)
+    fake.release.set()
+    first.join(30)
+    second.join(30)
+    assert fake.calls == 1 and errors == ["directory answered 500"] * 2

@@ -1,5 +1,6 @@
 """Stage 5 on its own: the declared intent is the task's, and the catalogue lets this agent use it
-for this operation; a changed intent revokes the task once."""
+for this operation; a changed intent denies with the task's revocation (stage 10 applies it,
+once: tests/unit/test_record_stage.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import pytest
 
 from authz.config import Intent, Route
+from authz.effects import Revoke
+from authz.model import Operation
 from authz.reasons import Denied, Reason
 from authz.stages.intent import IntentStage
-from authz.stages.operation import Operation
 from authz.tasks import Task
 
 BOT = "spiffe://agents.example.org/agent/helpdesk-bot"
@@ -34,16 +36,6 @@ CATALOGUE = {
 }
 
 
-class Store:
-    def __init__(self) -> None:
-        self.revoked: list[tuple[str, str, str]] = []
-
-    def revoke_task(self, task_id: str, *, reason: str, by: str) -> bool:
-        new = all(t != task_id for t, _, _ in self.revoked)
-        self.revoked.append((task_id, reason, by))
-        return new
-
-
 def task(intent: str = "account_support", **overrides: Any) -> Task:
     fields: dict[str, Any] = dict(
         task_id="t-1", issuer="i", subject=BOT, actors=(), thumbprint="x", intent=intent,
@@ -54,32 +46,26 @@ def task(intent: str = "account_support", **overrides: Any) -> Task:
     return Task(**fields)
 
 
-def stage(store: Store) -> tuple[IntentStage, list[int]]:
-    revocations: list[int] = []
-    return IntentStage(CATALOGUE, store, on_revoke=lambda: revocations.append(1)), revocations  # type: ignore[arg-type]
+STAGE = IntentStage(CATALOGUE)
 
 
 def test_the_tasks_intent_for_a_permitted_operation_passes() -> None:
-    intents, _ = stage(Store())
-    assert intents.check("account_support", task(), READ) is CATALOGUE["account_support"]
+    assert STAGE.check("account_support", task(), READ) is CATALOGUE["account_support"]
 
 
 @pytest.mark.parametrize("declared", [None, ""])
 def test_no_declared_intent(declared: str | None) -> None:
-    intents, _ = stage(store := Store())
     with pytest.raises(Denied) as info:
-        intents.check(declared, task(), READ)
-    assert info.value.reason is Reason.INTENT_MISSING and store.revoked == []
+        STAGE.check(declared, task(), READ)
+    assert info.value.reason is Reason.INTENT_MISSING and info.value.revoke is None
 
 
-def test_a_changed_intent_revokes_the_task_once() -> None:
-    intents, revocations = stage(store := Store())
+def test_a_changed_intent_denies_with_the_tasks_revocation() -> None:
     for declared in ("audit", "account_support,audit"):  # two headers arrive joined with ','
         with pytest.raises(Denied) as info:
-            intents.check(declared, task(), READ)
+            STAGE.check(declared, task(), READ)
         assert info.value.reason is Reason.INTENT_MISMATCH
-    assert store.revoked == [("t-1", "intent_mismatch", BOT), ("t-1", "intent_mismatch", BOT)]
-    assert revocations == [1]  # counted when newly revoked only
+        assert info.value.revoke == Revoke("t-1", reason="intent_mismatch", by=BOT)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +78,6 @@ def test_a_changed_intent_revokes_the_task_once() -> None:
     ids=["not-in-catalogue", "other-agents-intent", "operation-not-permitted"],
 )
 def test_the_catalogue_refuses(the_task: Task, operation: Operation) -> None:
-    intents, _ = stage(store := Store())
     with pytest.raises(Denied) as info:
-        intents.check(the_task.intent, the_task, operation)
-    assert info.value.reason is Reason.INTENT_MISMATCH and store.revoked == []
+        STAGE.check(the_task.intent, the_task, operation)
+    assert info.value.reason is Reason.INTENT_MISMATCH and info.value.revoke is None

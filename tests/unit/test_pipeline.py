@@ -11,9 +11,10 @@ from factories import BOT, ROGUE, Decider, deciding, make_world
 
 from authz.audit import verify
 from authz.model import RequestContext
-from authz.pipeline import COMPLETE_TASK_PATH, DecisionIds
+from authz.pipeline import DecisionIds
 from authz.reasons import Reason
 from authz.store import StoreUnavailable
+from authz.wellknown import COMPLETE_TASK_PATH
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -16,11 +16,10 @@ import pytest
 from authz.approvals import Approval
 from authz.config import Agent, AgentStatus, Intent, Route
 from authz.directory import Group, Principal
-from authz.model import Decision, RequestContext
+from authz.model import Caller, Context, Decision, Operation, RequestContext
 from authz.names import NameRule
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import Denied, Reason
-from authz.stages.operation import Operation
 from authz.stages.policy import POLICY_STAGE, PolicyStage
 from authz.tasks import Task
 
@@ -63,14 +62,37 @@ def task(**overrides: Any) -> Task:
     return Task(**fields)
 
 
-def decision(route: Route = GRANT, name: str = "alice", **fields: Any) -> Decision:
+def decision(
+    route: Route = GRANT,
+    name: str = "alice",
+    target: Principal | None = None,
+    group: Group | None = None,
+    **fields: Any,
+) -> Decision:
     """A decision about ``name`` through ``route``, as stages 1-7 leave it (``fields`` changed)."""
     d = Decision("d-1", RequestContext("POST", "/", {}, b"", AGENT.spiffe_id, ""))
-    d.agent, d.task = AGENT, task()
+    d.caller, d.task = Caller(AGENT, "x"), task()
     d.operation = Operation(route, name, {"group": "admins"} if route is GRANT else {"user": name})
-    for name, value in fields.items():
-        setattr(d, name, value)
+    d.context = Context(target or Principal(name, exists=False), group)
+    for field_name, value in fields.items():
+        setattr(d, field_name, value)
     return d
+
+
+def check(policy: PolicyStage, d: Decision, calls: int = 0, now: dt.datetime = NOW) -> Any:
+    assert d.context is not None
+    d.context = replace(d.context, task_calls=calls)
+    return policy.check(d, now)
+
+
+def needed(policy: PolicyStage, d: Decision, calls: int, most: int) -> int | None:
+    assert d.context is not None
+    return policy.approvals_needed(d, replace(d.context, task_calls=calls), NOW, most)
+
+
+def with_context(d: Decision, **changes: Any) -> None:
+    assert d.context is not None
+    d.context = replace(d.context, **changes)
 
 
 def stage(cedar: Cedar, enforce: bool = True) -> PolicyStage:
@@ -80,7 +102,7 @@ def stage(cedar: Cedar, enforce: bool = True) -> PolicyStage:
 
 def test_a_policy_that_cannot_be_evaluated_denies_with_policy_denied_at_stage_8() -> None:
     with pytest.raises(Denied) as info:
-        stage(Cedar(errors=("type error",))).check(decision(), NOW, 0)
+        check(stage(Cedar(errors=("type error",))), decision())
     denied = info.value
     assert (denied.reason, denied.stage) == (Reason.POLICY_DENIED, POLICY_STAGE)
     assert denied.extra == {"policy": {"reason": None, "policies": []}}
@@ -88,23 +110,23 @@ def test_a_policy_that_cannot_be_evaluated_denies_with_policy_denied_at_stage_8(
 
 def test_a_forbid_without_a_known_reason_is_policy_denied_with_its_detail() -> None:
     with pytest.raises(Denied) as info:
-        stage(Cedar(needs=None, reason="closed")).check(decision(), NOW, 0)
+        check(stage(Cedar(needs=None, reason="closed")), decision())
     assert (info.value.reason, info.value.stage) == (Reason.POLICY_DENIED, POLICY_STAGE)
     assert info.value.extra == {"policy": {"reason": "closed", "policies": ["forbid"]}}
 
 
-@pytest.mark.parametrize("missing", ["agent", "operation", "task"])
+@pytest.mark.parametrize("missing", ["caller", "operation", "task"])
 def test_the_policy_is_asked_only_about_a_decision_with_agent_operation_and_task(missing: str) -> None:
     d = decision()
     setattr(d, missing, None)
     with pytest.raises(AssertionError):
-        stage(Cedar()).check(d, NOW, 0)
+        check(stage(Cedar()), d)
     with pytest.raises(AssertionError):
-        stage(Cedar()).approvals_needed(d, NOW, 0, 3)
+        needed(stage(Cedar()), d, 0, 3)
 
 
 @pytest.mark.parametrize(
-    ("needs", "have", "most", "needed"),
+    ("needs", "have", "most", "expected"),
     [
         (0, [], 3, 1),  # the policy alone would allow: the floor of one is still more than none
         (0, ["dana"], 3, 2),  # always more than the request has
@@ -115,17 +137,17 @@ def test_the_policy_is_asked_only_about_a_decision_with_agent_operation_and_task
     ],
 )
 def test_approvals_needed_is_the_fewest_more_than_the_request_has(
-    needs: int | None, have: list[str], most: int, needed: int | None
+    needs: int | None, have: list[str], most: int, expected: int | None
 ) -> None:
     d = decision()
     d.approvals = tuple(_approval(a) for a in have)
-    assert stage(Cedar(needs)).approvals_needed(d, NOW, 0, most) == needed
+    assert needed(stage(Cedar(needs)), d, 0, most) == expected
 
 
 def test_approvals_needed_asks_about_the_same_target_and_group() -> None:
     cedar = Cedar(needs=2)
     d = decision(target=Principal("alice", exists=True, kind="human"), group=Group("it-admins", True, True))
-    stage(cedar).approvals_needed(d, NOW, 3, 3)
+    needed(stage(cedar), d, 3, 3)
     asked = cedar.inputs[-1]
     assert (asked.principal, asked.context["group"], asked.context["group_privileged"]) == (
         "alice",
@@ -136,18 +158,22 @@ def test_approvals_needed_asks_about_the_same_target_and_group() -> None:
 
 
 def test_shadow_mode_asks_for_the_floor_only() -> None:
-    assert stage(Cedar(needs=None), enforce=False).approvals_needed(decision(), NOW, 0, 3) == 1
+    assert needed(stage(Cedar(needs=None), enforce=False), decision(), 0, 3) == 1
 
 
 def test_a_target_stage_7_did_not_look_up_is_an_unknown_one_under_the_routes_name_rule() -> None:
     cedar = Cedar()
-    stage(cedar).check(decision(READ, "CAROL"), NOW, 0)
+    check(stage(cedar), decision(READ, "CAROL"))
     asked = cedar.inputs[-1]
     assert (asked.principal, asked.principal_attrs["exists"], asked.principal_attrs["kind"]) == (
         "carol",
         False,
         "unknown",
     )
+
+
+def _caller(*agent: Any) -> Caller:
+    return Caller(Agent(*agent), "x")
 
 
 def _approval(approver: str) -> Approval:
@@ -159,9 +185,9 @@ def _approval(approver: str) -> Approval:
 def test_what_cedar_sees_of_a_membership_change() -> None:
     cedar = Cedar()
     d = decision(target=Principal("alice", True, "human", False, frozenset({"staff", "all"})))
-    d.group = Group("it-admins", exists=True, privileged=True)
+    with_context(d, group=Group("it-admins", exists=True, privileged=True))
     d.approvals = (_approval("dana"),)
-    stage(cedar).check(d, NOW, 2)
+    check(stage(cedar), d, 2)
     assert cedar.inputs == [
         PolicyInput(
             agent=AGENT.spiffe_id,
@@ -194,7 +220,7 @@ def test_what_cedar_sees_of_a_membership_change() -> None:
 
 def test_a_change_touching_no_group_shows_cedar_an_empty_unknown_one() -> None:
     cedar = Cedar()
-    stage(cedar).check(decision(READ), NOW, 0)
+    check(stage(cedar), decision(READ))
     context = cedar.inputs[-1].context
     assert (context["group"], context["group_exists"], context["group_privileged"]) == ("", False, False)
 
@@ -203,7 +229,7 @@ def test_on_behalf_of_and_delegation_reach_cedar() -> None:
     cedar = Cedar()
     d = decision()
     d.task = task(subject="bob", actors=(AGENT.spiffe_id, "spiffe://agents.example.org/agent/planner"))
-    stage(cedar).check(d, NOW, 0)
+    check(stage(cedar), d)
     context = cedar.inputs[-1].context
     assert (context["on_behalf_of"], context["delegation_depth"]) == ("bob", 2)
 
@@ -220,7 +246,7 @@ def test_the_resource_is_the_directorys_name_else_the_name_under_the_routes_rule
     route: Route, name: str, target: Principal, resource: str
 ) -> None:
     cedar = Cedar()
-    stage(cedar).check(decision(route, name, target=target), NOW, 0)
+    check(stage(cedar), decision(route, name, target=target))
     assert cedar.inputs[-1].principal == resource
 
 
@@ -243,27 +269,27 @@ def variants() -> list[tuple[Decision, int, dt.datetime]]:
     base = lambda: decision(target=Principal("alice", True, "human"))  # noqa: E731
     out = [(base(), 0, NOW)]
     for change in (
-        lambda d: setattr(d, "agent", Agent(AGENT.spiffe_id, "other-owner", AgentStatus.ACTIVE)),
-        lambda d: setattr(d, "agent", Agent(AGENT.spiffe_id, AGENT.owner, AgentStatus.SUSPENDED)),
+        lambda d: setattr(d, "caller", _caller(AGENT.spiffe_id, "other-owner", AgentStatus.ACTIVE)),
+        lambda d: setattr(d, "caller", _caller(AGENT.spiffe_id, AGENT.owner, AgentStatus.SUSPENDED)),
         lambda d: setattr(
-            d, "agent", Agent("spiffe://agents.example.org/agent/x", AGENT.owner, AGENT.status)
+            d, "caller", _caller("spiffe://agents.example.org/agent/x", AGENT.owner, AGENT.status)
         ),
-        lambda d: setattr(d, "target", Principal("bob", True, "human")),
+        lambda d: with_context(d, target=Principal("bob", True, "human")),
         lambda d: setattr(
             d, "operation", Operation(replace(GRANT, operation="group.member.remove"), "alice")
         ),
         lambda d: setattr(d, "operation", Operation(replace(GRANT, reversible=False), "alice")),
-        lambda d: setattr(d, "target", Principal("alice", True, "service_account")),
-        lambda d: setattr(d, "target", Principal("alice", True, "human", privileged=True)),
-        lambda d: setattr(d, "target", Principal("alice", True, "human", groups=frozenset({"g"}))),
-        lambda d: setattr(d, "target", Principal("alice", False)),
+        lambda d: with_context(d, target=Principal("alice", True, "service_account")),
+        lambda d: with_context(d, target=Principal("alice", True, "human", privileged=True)),
+        lambda d: with_context(d, target=Principal("alice", True, "human", groups=frozenset({"g"}))),
+        lambda d: with_context(d, target=Principal("alice", False)),
         lambda d: setattr(d, "task", task(intent="other")),
         lambda d: setattr(d, "task", task(subject="bob", actors=(AGENT.spiffe_id,))),
         lambda d: setattr(d, "task", task(subject="bob", actors=(AGENT.spiffe_id, "spiffe://a/b"))),
         lambda d: setattr(d, "approvals", (_approval("dana"),)),
-        lambda d: setattr(d, "group", Group("admins", False)),
-        lambda d: setattr(d, "group", Group("admins", True)),
-        lambda d: setattr(d, "group", Group("admins", True, privileged=True)),
+        lambda d: with_context(d, group=Group("admins", False)),
+        lambda d: with_context(d, group=Group("admins", True)),
+        lambda d: with_context(d, group=Group("admins", True, privileged=True)),
     ):
         d = base()
         change(d)
@@ -276,10 +302,10 @@ def variants() -> list[tuple[Decision, int, dt.datetime]]:
 def test_the_verdict_memo_key_holds_everything_cedar_sees() -> None:
     memo = Memo()
     for d, calls, now in variants():
-        stage(memo).check(d, now, calls)
+        check(stage(memo), d, calls, now)
     assert len(memo.by_key) == len(variants())
 
 
 def test_policies_are_enforced_unless_configured_otherwise() -> None:
     with pytest.raises(Denied):
-        PolicyStage(cast(Policies, Cedar(needs=None)), {}).check(decision(), NOW, 0)
+        check(PolicyStage(cast(Policies, Cedar(needs=None)), {}), decision())

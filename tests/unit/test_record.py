@@ -11,7 +11,7 @@ from factories import make_world
 
 from authz.audit import AuditLog
 from authz.metrics import Metrics
-from authz.model import Decision
+from authz.model import Caller, Decision
 from authz.stages.operation import OperationStage
 from authz.stages.record import RecordStage
 from authz.store.sqlite import SqliteStore
@@ -32,7 +32,7 @@ def test_durability_follows_the_decision(
     world = make_world(tmp_path)
     config = world.config()
     decision = Decision("d1", world.request(method, path))
-    decision.agent = config.agents[next(iter(config.agents))]
+    decision.caller = Caller(config.agents[next(iter(config.agents))], "x")
     decision.operation = OperationStage(config.routes, 65536).resolve(method, path, {}, b"")
     if allowed:
         decision.allow()

@@ -16,10 +16,10 @@ from authz.approvals import Approval
 from authz.audit import AuditUnavailable
 from authz.config import Agent, AgentStatus, Route
 from authz.directory import Group, Principal
+from authz.effects import Revoke, Spend
 from authz.metrics import Metrics
-from authz.model import Decision, RequestContext
+from authz.model import Caller, Context, Decision, Operation, RequestContext
 from authz.reasons import Reason
-from authz.stages.operation import Operation
 from authz.stages.record import RecordStage, audit_record
 from authz.store import CommitOutcome, StoreUnavailable
 from authz.tasks import Task
@@ -79,9 +79,11 @@ def decision(
     path = "/v1/users/alice/password/reset" if route is RESET else "/v1/users/alice"
     request = RequestContext(route.method, path, headers or {}, b"", AGENT.spiffe_id, "", "req-7")
     d = Decision("d-1", request)
-    d.agent, d.operation, d.task = AGENT, Operation(route, "alice", {"user": "alice"}), task()
+    d.caller = Caller(AGENT, "x")
+    d.operation, d.task = Operation(route, "alice", {"user": "alice"}), task()
     d.approvals = (approval("a-2", "erik"), approval("a-1", "dana"))
     if allowed:
+        d.effects.spend = Spend("t-1", 5, ("a-2", "a-1"))  # stage 9's
         d.allow()
     else:
         d.deny(Reason.POLICY_DENIED, "no")
@@ -109,11 +111,11 @@ def test_a_deny_commits_nothing() -> None:
     assert store.commits == []
 
 
-def test_an_allow_without_a_task_commits_no_task() -> None:
+def test_an_allow_without_a_spend_commits_nothing() -> None:
     store, d = Store(), decision(READ)
-    d.task, d.approvals = None, ()
+    d.task, d.approvals, d.effects.spend = None, (), None  # e.g. an agent polling its approval request
     metrics, audit = record(d, store)
-    assert store.commits == [{"task_id": None, "max_calls": None, "approval_ids": []}]
+    assert store.commits == []
     assert metrics.approvals_consumed._value.get() == 0
     assert audit.records[0][1] is False  # a read's allow need not wait for the disk
 
@@ -173,8 +175,10 @@ def test_the_audit_record_of_an_allow_holds_every_field() -> None:
         "traceparent": f"00-{TRACE}-b7ad6b7169203331-01",
     }
     d = decision(headers=headers)
-    d.target = Principal("alice", exists=True, kind="human", groups=frozenset({"staff", "all"}))
-    d.group = Group("staff", exists=True, privileged=False)
+    d.context = Context(
+        Principal("alice", exists=True, kind="human", groups=frozenset({"staff", "all"})),
+        Group("staff", exists=True, privileged=False),
+    )
     d.policies = ("resets-with-approval",)
     assert audit_record(d, NOW, 0.00125) == {
         "decision_id": "d-1",
@@ -237,7 +241,7 @@ def test_the_audit_record_caps_what_the_caller_controls() -> None:
 
 def test_a_degraded_read_says_its_targets_attributes_are_unknown() -> None:
     d = decision(READ)
-    d.target, d.context_degraded = Principal("alice", exists=False), True
+    d.context = Context(Principal("alice", exists=False), degraded=True)
     assert audit_record(d, NOW, 0.0)["target_attributes"] == {
         "unknown": "directory unavailable; read allowed by the degraded rule"
     }
@@ -264,3 +268,32 @@ def test_the_trace_id_comes_from_w3c_traceparent_else_b3(
 @pytest.mark.parametrize(("elapsed", "micros"), [(0.0, 0), (0.00125, 1250), (2.5, 2_500_000)])
 def test_the_latency_is_recorded_in_microseconds(elapsed: float, micros: int) -> None:
     assert audit_record(decision(), NOW, elapsed)["latency_us"] == micros
+
+
+class RevokingStore(Store):
+    def __init__(self, new: bool = True, fails: bool = False) -> None:
+        super().__init__()
+        self.new, self.fails, self.revoked = new, fails, list[tuple[str, str, str]]()
+
+    def revoke_task(self, task_id: str, *, reason: str, by: str) -> bool:
+        if self.fails:
+            raise StoreUnavailable("disk full")
+        self.revoked.append((task_id, reason, by))
+        return self.new
+
+
+@pytest.mark.parametrize("new", [True, False])
+def test_a_deny_that_ends_a_task_revokes_it_and_counts_a_new_revocation(new: bool) -> None:
+    store, d = RevokingStore(new), decision(allowed=False)
+    d.effects.revoke = Revoke("t-1", reason="intent_mismatch", by=AGENT.spiffe_id)
+    metrics, _ = record(d, store)
+    assert store.revoked == [("t-1", "intent_mismatch", AGENT.spiffe_id)] and store.commits == []
+    assert metrics.revocations._value.get() == (1 if new else 0)
+
+
+def test_a_store_that_cannot_revoke_denies_with_store_unavailable() -> None:
+    d = decision(allowed=False)
+    d.effects.revoke = Revoke("t-1", reason="completed", by=AGENT.spiffe_id)
+    metrics, audit = record(d, RevokingStore(fails=True))
+    assert d.reason is Reason.STORE_UNAVAILABLE and metrics.store_errors._value.get() == 1
+    assert audit.records[0][0]["reason"] == "store_unavailable"

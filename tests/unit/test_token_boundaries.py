@@ -15,11 +15,10 @@ from tokens import AUDIENCE, ISSUER, KID, T0, Issuer
 from authz.approvals import request_hash, sign_approval
 from authz.config import ApprovalsConfig, Approver, Config, TasksConfig
 from authz.keys import PrivateKey, load_private_key
-from authz.model import RequestContext
+from authz.model import Operation, RequestContext
 from authz.pki import make_ca, make_svid
 from authz.reasons import Denied, Reason
 from authz.stages.approval import ApprovalStage
-from authz.stages.operation import Operation
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
 from authz.tasks import Task, thumbprint

@@ -20,9 +20,8 @@ from authz.approvals import APPROVAL_TYP, request_hash, sign_approval
 from authz.config import ApprovalsConfig, Approver, Route, TasksConfig
 from authz.jws import JwsVerifier
 from authz.keys import algorithm_of
-from authz.model import RequestContext
+from authz.model import Operation, RequestContext
 from authz.stages.approval import ApprovalStage
-from authz.stages.operation import Operation
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
 from authz.tasks import DETAILS_TYPE, TASK_TYP, Task, issue_token, thumbprint
