@@ -35,20 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from authz.store import CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
-from authz.store.sqlite_queue import QUEUE_SCHEMA
-
-SCHEMA_VERSION = 2  # 2: the approval queue
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS revoked_tasks"
-    " (task_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS suspended_agents"
-    " (spiffe_id TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS task_usage (task_id TEXT PRIMARY KEY, calls INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS consumed_approvals"
-    " (approval_id TEXT PRIMARY KEY, task_id TEXT, at REAL NOT NULL)",
-    *QUEUE_SCHEMA,
-)
+from authz.store.sqlite_schema import SCHEMA, SCHEMA_VERSION
 
 
 class ChangeCounter:
@@ -177,7 +164,7 @@ class SqliteStore:
                     f"this agent-authz knows up to {SCHEMA_VERSION}"
                 )
             if version < SCHEMA_VERSION:
-                for statement in _SCHEMA:
+                for statement in SCHEMA:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")

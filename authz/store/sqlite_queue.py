@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authz.store import StoreUnavailable
 from authz.store.queue import ApprovalRequest, NewRequest, QueueError, RequestStatus
-
-if TYPE_CHECKING:
-    from authz.store.sqlite import SqliteStore
-
-QUEUE_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS approval_requests (request_id TEXT PRIMARY KEY,"
-    " agent TEXT NOT NULL, owner TEXT NOT NULL, task_id TEXT NOT NULL, on_behalf_of TEXT,"
-    " intent TEXT NOT NULL, justification TEXT, prompt_ref TEXT, operation TEXT NOT NULL,"
-    " op_class TEXT NOT NULL, principal TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
-    " body BLOB NOT NULL, req TEXT NOT NULL, approvers_needed INTEGER NOT NULL, expires REAL NOT NULL,"
-    " created REAL NOT NULL, status TEXT NOT NULL, decided_by TEXT, reason TEXT)",
-    "CREATE INDEX IF NOT EXISTS approval_requests_by_request"
-    " ON approval_requests (agent, task_id, req, status)",
-    "CREATE INDEX IF NOT EXISTS approval_requests_by_agent ON approval_requests (agent, created)",
-    "CREATE TABLE IF NOT EXISTS approval_tokens (request_id TEXT NOT NULL, approver TEXT NOT NULL,"
-    " token TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (request_id, approver))",
-)
+from authz.store.sqlite import SqliteStore
 
 _COLUMNS = (
     "agent, owner, task_id, on_behalf_of, intent, justification, prompt_ref, operation, op_class,"
