@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from authz.approvals import Approval
 from authz.config import Agent, Route
 from authz.directory import Group, Principal
 from authz.effects import Effects
 from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, NOTE_HEADERS
 from authz.reasons import Denied, Reason, http_status
-from authz.tasks import Task
+from authz.tokens.approval import Approval
+from authz.tokens.task import Task
 
 __all__ = [
     "CREDENTIAL_HEADERS",

@@ -1,6 +1,6 @@
 """JSON read one way only: the reading every parser agrees on, or a refusal.
 
-Used for token headers and claims (``authz/jws.py``) and request bodies
+Used for token headers and claims (``authz/tokens/jws.py``) and request bodies
 (``authz/stages/body.py``). Refused, with a reason safe to show: bytes that are not UTF-8
 (``json.loads`` given bytes would guess UTF-16 or UTF-32), a byte-order mark, a member name
 twice in one object (first or last wins, depending on the parser), ``NaN``/``Infinity`` and

@@ -9,7 +9,7 @@ import subprocess
 from importlib.metadata import version
 from typing import Any
 
-from authz.demo.stack import envoy_binary
+from authz.demo.processes import envoy_binary
 from bench.targets import AGENT_AUTHZ, FLOOR
 
 GOAL = 0.70

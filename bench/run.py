@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from authz.demo.stack import StackError
+from authz.demo.processes import StackError
 from bench import probes, wrk
 from bench.report import LABELS, Rounds, environment, print_report
 from bench.targets import (

@@ -39,10 +39,10 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 import authz.pipeline
 from authz.audit import AuditLog
 from authz.config import Config, load_config
-from authz.demo.stack import sign_demo_approval, sign_demo_task
+from authz.devkit.world import sign_demo_approval, sign_demo_task
+from authz.envoy.adapter import ResponseEncoder, to_request
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
-from authz.server.adapter import ResponseEncoder, to_request
 from authz.store.sqlite import SqliteStore
 from bench.targets import AGENT, INTENT, prepare
 

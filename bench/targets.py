@@ -28,18 +28,16 @@ from pathlib import Path
 from cryptography import x509
 
 from authz.config import load_config
-from authz.demo.stack import (
+from authz.demo.processes import envoy_binary, free_port, stop_processes
+from authz.devkit.pki import DevPki
+from authz.devkit.world import (
     copy_demo_policies,
     demo_config,
-    envoy_binary,
-    free_port,
     sign_demo_task,
-    stop_processes,
     write_demo_directory,
     write_demo_keys,
 )
-from authz.envoy_config import EnvoyParams, render, to_yaml
-from authz.pki import DevPki
+from authz.envoy.config import EnvoyParams, render, to_yaml
 
 TRUST_DOMAIN = "agents.example.org"
 AGENT = "helpdesk-bot"

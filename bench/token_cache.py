@@ -23,12 +23,12 @@ from typing import Any
 
 from authz.audit import AuditLog
 from authz.cache import BoundedCache
-from authz.keys import load_private_key
+from authz.envoy.adapter import to_request
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
-from authz.server.adapter import to_request
 from authz.store.sqlite import SqliteStore
-from authz.tasks import issue_token
+from authz.tokens.keys import load_private_key
+from authz.tokens.task import issue_token
 from bench.stages import World, check_request, world
 from bench.targets import INTENT
 

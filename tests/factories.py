@@ -16,7 +16,8 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 
 from authz.audit import AuditLog
 from authz.config import Config, load_config
-from authz.demo.stack import (
+from authz.devkit.pki import DevPki, Issued, make_svid
+from authz.devkit.world import (
     ISSUER_KID,
     copy_demo_policies,
     demo_config,
@@ -26,14 +27,13 @@ from authz.demo.stack import (
     write_demo_keys,
 )
 from authz.directory import Directory, DirectoryUnavailable, Group, Principal
-from authz.keys import PrivateKey, load_private_key
 from authz.metrics import Metrics
 from authz.model import RequestContext
 from authz.names import NameRule
 from authz.pipeline import Authorizer
-from authz.pki import DevPki, Issued, make_svid
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
+from authz.tokens.keys import PrivateKey, load_private_key
 
 TRUST_DOMAIN = "agents.example.org"
 BOT = f"spiffe://{TRUST_DOMAIN}/agent/helpdesk-bot"

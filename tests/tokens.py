@@ -9,8 +9,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from authz.pki import Issued
-from authz.tasks import issue_token
+from authz.devkit.pki import Issued
+from authz.tokens.task import issue_token
 
 ISSUER = "task-issuer"
 AUDIENCE = "iam-api"

@@ -16,8 +16,8 @@ from authz.config.model import (
     TasksConfig,
 )
 from authz.config.table import Table, string_list
-from authz.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
 from authz.names import fold
+from authz.tokens.keys import KeyFileError, PublicKey, algorithm_of, load_public_key
 
 _ALGORITHMS = ("EdDSA", "ES256")
 MAX_DELEGATION_DEPTH = 16  # nested `act` claims; the JWS parser refuses deeper JSON anyway

@@ -27,8 +27,8 @@ from authz.config.table import Table
 from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.errors import PolicyError
 from authz.policy.engine import SCHEMA_FILE, Policies
-from authz.spiffe import SpiffeIdError, check_trust_domain, parse_spiffe_id
-from authz.svid import check_trust_bundle
+from authz.svid.bundle import check_trust_bundle
+from authz.svid.spiffe_id import SpiffeIdError, check_trust_domain, parse_spiffe_id
 
 
 def load_config(path: str | Path) -> Config:

@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography import x509
 
 from authz.errors import ConfigError
-from authz.keys import PublicKey
 from authz.names import NameRule
+from authz.tokens.keys import PublicKey
 
 __all__ = ["ConfigError"]  # defined in authz.errors, part of this package's interface
 

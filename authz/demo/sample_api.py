@@ -34,11 +34,13 @@ import secrets
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from authz.devkit.directory import Directory
 
 LENIENCES = ("keys", "duplicates", "override", "names", "paths")
 #: Every response of the API carries this header, naming its reading: a response without it
@@ -82,62 +84,14 @@ class Reading:
         return fold(key) if "keys" in self.lenient else key
 
 
-def _human(*aliases: str, privileged: bool = False) -> dict[str, Any]:
-    return {"kind": "human", "privileged": privileged, "aliases": list(aliases)}
-
-
 @dataclass
-class Directory:
-    """Users (with the other names each answers to) and groups (with whether membership is
-    privileged) — what the directory lookups answer, and what the API acts on."""
+class ReadingDirectory(Directory):
+    """The sample directory, comparing names the way this API's reading does."""
 
-    users: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {
-            "alice": _human("alice@example.org"),
-            "bob": _human("bob@example.org", "Bob.Builder"),
-            "carol": _human("carol@example.org", privileged=True),
-            "dana": _human("dana@example.org"),
-            "erik": _human("erik@example.org"),
-            "svc-backup": {"kind": "service_account", "privileged": False, "aliases": []},
-            "svc-payroll": {"kind": "service_account", "privileged": True, "aliases": []},
-        }
-    )
-    groups: dict[str, set[str]] = field(
-        default_factory=lambda: {
-            "staff": {"alice", "bob", "carol", "dana", "erik"},
-            "it-admins": {"carol"},
-            "backup": {"svc-backup"},
-            "payroll-admins": {"svc-payroll"},
-            "helpdesk": set(),
-        }
-    )
-    privileged_groups: frozenset[str] = frozenset({"it-admins", "payroll-admins"})
     reading: Reading = Reading()
 
-    def canonical(self, name: str) -> str | None:
-        """The user ``name`` names: itself, or the user it is an alias of (folded under ``names``)."""
-        same = self.reading.same
-        found = [u for u, entry in self.users.items() if any(same(name, n) for n in [u, *entry["aliases"]])]
-        return found[0] if len(found) == 1 else None
-
-    def group(self, name: str) -> str | None:
-        found = [g for g in self.groups if self.reading.same(name, g)]
-        return found[0] if len(found) == 1 else None
-
-    def entry(self, name: str) -> dict[str, Any] | None:
-        """A principal as the directory lookup answers: canonical name, kind, privileged,
-        current groups, aliases."""
-        canonical = self.canonical(name)
-        if canonical is None:
-            return None
-        user = self.users[canonical]
-        groups = sorted(g for g, members in self.groups.items() if canonical in members)
-        return {"name": canonical, **user, "groups": groups, "aliases": list(user["aliases"])}
-
-    def group_entry(self, name: str) -> dict[str, Any] | None:
-        canonical = self.group(name)
-        privileged = canonical in self.privileged_groups
-        return None if canonical is None else {"name": canonical, "privileged": privileged}
+    def __post_init__(self) -> None:
+        self.same = self.reading.same
 
 
 @dataclass(frozen=True)
@@ -279,7 +233,7 @@ class SampleApi(ThreadingHTTPServer):
             record.touch()
         super().__init__(address, _Handler)
         self.reading = reading
-        self.directory = Directory(reading=reading)
+        self.directory = ReadingDirectory(reading=reading)
         self.record_path = record
         self.lock = threading.Lock()
 
@@ -309,7 +263,7 @@ def _on_user(call: Call, **result: Any) -> Result:
 
 
 def read_call(
-    directory: Directory, method: str, target: str, headers: dict[str, str], body: bytes
+    directory: ReadingDirectory, method: str, target: str, headers: dict[str, str], body: bytes
 ) -> tuple[Parsed, Route | None, Call]:
     """What a request asks the API to do, as the directory's reading makes it out."""
     reading = directory.reading

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from authz.audit import verify
-from authz.demo.stack import Response, Stack
+from authz.demo.client import Response
+from authz.demo.stack import Stack
 from authz.wellknown import COMPLETE_TASK_PATH
 
 MARKER = "x-demo-request"

@@ -19,17 +19,17 @@ from prometheus_client import start_http_server
 
 from authz.audit import AuditLog
 from authz.config import Config, load_config
+from authz.envoy.adapter import ResponseEncoder, denied_response, to_request
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
 from authz.policy.engine import SCHEMA_FILE
 from authz.reasons import Reason
-from authz.server.adapter import ResponseEncoder, denied_response, to_request
 from authz.server.approvals_api import AgentApprovals
 from authz.server.approvals_api import add_to_server as add_approvals_api
+from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.queue import ApprovalQueue
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
-from authz.webhook import NotifyingQueue, Webhook
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"

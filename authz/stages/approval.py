@@ -17,15 +17,15 @@ approvals are consumed in stage 10, atomically with the allow.
 from __future__ import annotations
 
 from authz import duties
-from authz.approvals import APPROVAL_TYP, Approval, parse_claims, request_hash
 from authz.config import ApprovalsConfig
 from authz.directory import DirectoryUnavailable
-from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.model import Operation, RequestContext
 from authz.names import same_name
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
-from authz.tasks import Task
+from authz.tokens.approval import APPROVAL_TYP, Approval, parse_claims, request_hash
+from authz.tokens.jws import ClaimsError, JwsError, JwsVerifier
+from authz.tokens.task import Task
 
 APPROVAL_HEADER = "x-approval-token"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from authz.model import Operation
 from authz.names import NameRule, fold
 from authz.reasons import Denied, Reason
-from authz.tasks import Task
+from authz.tokens.task import Task
 
 
 def check_binding(task: Task, operation: Operation) -> None:

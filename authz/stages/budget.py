@@ -8,11 +8,11 @@ allow, re-checking the count, so concurrent calls in several processes never exc
 
 from __future__ import annotations
 
-from authz.approvals import Approval
 from authz.effects import Spend
 from authz.model import Context
 from authz.reasons import Denied, Reason
-from authz.tasks import Task
+from authz.tokens.approval import Approval
+from authz.tokens.task import Task
 
 
 def check_budget(task: Task, context: Context, approvals: tuple[Approval, ...]) -> Spend:

@@ -24,7 +24,7 @@ from authz.directory.http import HttpDirectory
 from authz.model import Context, Operation
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
-from authz.tasks import Task
+from authz.tokens.task import Task
 
 
 def directory_from(config: DirectoryConfig) -> Directory:

@@ -25,9 +25,9 @@ from authz.cache import BoundedCache
 from authz.config import Agent, AgentStatus, TrustDomain
 from authz.model import Caller
 from authz.reasons import Denied, Reason
-from authz.spiffe import SpiffeIdError, parse_spiffe_id
 from authz.store import StateStore
-from authz.tasks import thumbprint
+from authz.svid.spiffe_id import SpiffeIdError, parse_spiffe_id
+from authz.tokens.task import thumbprint
 
 _CACHE_LIMIT = 4096
 _MAX_CERT_CHARS = 16384

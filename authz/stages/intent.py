@@ -13,7 +13,7 @@ from authz.config import Intent
 from authz.effects import Revoke
 from authz.model import Operation
 from authz.reasons import Denied, Reason
-from authz.tasks import Task
+from authz.tokens.task import Task
 
 
 class IntentStage:

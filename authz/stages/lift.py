@@ -16,12 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from authz.approvals import request_hash
 from authz.model import Context, Decision
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage
 from authz.stages.policy import PolicyStage
 from authz.store.queue import NewRequest
+from authz.tokens.approval import request_hash
 
 FLOOR_STAGE = 6
 

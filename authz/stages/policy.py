@@ -25,7 +25,7 @@ from authz.model import Context, Decision, Operation
 from authz.names import name_key
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import STAGE_OF, Denied, Reason
-from authz.tasks import Task
+from authz.tokens.task import Task
 
 _KNOWN = {r.value: r for r in Reason}
 POLICY_STAGE = STAGE_OF[Reason.POLICY_DENIED]

@@ -1,6 +1,6 @@
 """Stage 3 — task: a valid task token, bound to this connection's certificate, not revoked.
 
-RFC 8725 throughout (``authz/jws.py``): the algorithm is pinned by the key, the ``kid`` is
+RFC 8725 throughout (``authz/tokens/jws.py``): the algorithm is pinned by the key, the ``kid`` is
 looked up only among configured issuer keys, ``typ`` must be ``task+jwt``, and
 ``jku``/``x5u``/``jwk``/``x5c``/``crit`` are refused rather than ignored. Signature-verified
 tokens are cached by their SHA-256 until they expire, so a repeated call pays no signature
@@ -15,11 +15,11 @@ from typing import Any
 
 from authz.cache import BoundedCache
 from authz.config import TasksConfig
-from authz.jws import ClaimsError, JwsError, JwsVerifier
 from authz.model import Caller
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
-from authz.tasks import TASK_TYP, Task, parse_claims
+from authz.tokens.jws import ClaimsError, JwsError, JwsVerifier
+from authz.tokens.task import TASK_TYP, Task, parse_claims
 
 _CACHE_LIMIT = 16_384  # verified tokens; beyond it, a token not used lately is verified again
 

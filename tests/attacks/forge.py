@@ -2,7 +2,7 @@
 
 Everything is made with the stack's own facilities: its PKI (``stack.pki``, the CA key from
 ``load_ca()``), its task issuer key and approver keys under ``keys/``, its config. Tokens are
-signed with ``authz.tasks.issue_token`` and ``authz.approvals.sign_approval``, or built by hand
+signed with ``authz.tokens.task.issue_token`` and ``authz.tokens.approval.sign_approval``, or built by hand
 (``sign``, ``compact``) for the forgeries.
 """
 
@@ -23,13 +23,14 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from authz.approvals import request_hash, sign_approval
 from authz.config import load_config
-from authz.demo.stack import ISSUER_KID, Stack
-from authz.keys import PrivateKey, load_private_key
-from authz.pki import Issued, make_ca, make_svid
+from authz.demo.stack import Stack
+from authz.devkit.pki import Issued, make_ca, make_svid
+from authz.devkit.world import ISSUER_KID
 from authz.store.sqlite import SqliteStore
-from authz.tasks import issue_token
+from authz.tokens.approval import request_hash, sign_approval
+from authz.tokens.keys import PrivateKey, load_private_key
+from authz.tokens.task import issue_token
 
 from .model import TASK_INTENT, Approve, Case, Svid, Task
 

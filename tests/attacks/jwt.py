@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from authz.tasks import thumbprint
+from authz.tokens.task import thumbprint
 
 from .forge import Forge, b64
 from .model import (

@@ -113,7 +113,7 @@ class Svid:
     agent: str = "helpdesk-bot"
     issuer: str = "stack"  # stack | rogue-ca (same trust domain) | other-domain | the-ca | none
     extra_ids: tuple[str, ...] = ()  # more URI SANs
-    options: tuple[tuple[str, Any], ...] = ()  # authz.pki.make_svid keyword arguments
+    options: tuple[tuple[str, Any], ...] = ()  # authz.devkit.pki.make_svid keyword arguments
     valid_days: tuple[int, int] | None = None  # not before / not after, in days from now
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authz.pki import CLIENT_AUTH, SERVER_AUTH
+from authz.devkit.pki import CLIENT_AUTH, SERVER_AUTH
 
 from .model import ALLOWED, HANDSHAKE, SVID, Case, Svid, forbidden, unauthorized
 

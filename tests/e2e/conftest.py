@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 import pytest
 
+from authz.demo.client import AgentClient, Response
 from authz.demo.sample_api import READING_HEADER
-from authz.demo.stack import AgentClient, Response, Stack
+from authz.demo.stack import Stack
 from authz.model import CREDENTIAL_HEADERS
-from authz.tasks import IssueError
+from authz.tokens.task import IssueError
 
 MARKER = "x-test-request"
 DEFAULT_PRINCIPALS = ("alice", "bob", "carol")

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import E2E, Agent
 
-from authz.demo.stack import Response
+from authz.demo.client import Response
 
 pytestmark = pytest.mark.e2e
 

@@ -35,7 +35,7 @@ from attacks.model import HANDSHAKE, Expect
 from attacks.table import README, in_readme, markdown
 from conftest import E2E, MARKER, Agent, Sent, running_stack
 
-from authz.demo.sample_api import Directory, Reading, read_call
+from authz.demo.sample_api import Reading, ReadingDirectory, read_call
 from authz.demo.stack import Stack
 
 RESET = "user.password.reset"
@@ -168,7 +168,7 @@ def test_each_reading_of_the_sample_api(
 ) -> None:
     """What each reading acts on: were agent-authz to let one of these through, the API would
     act on another account or operation than the one audited, and ``acted_as_audited`` fails."""
-    directory = Directory(reading=Reading.parse(reading))
+    directory = ReadingDirectory(reading=Reading.parse(reading))
     parsed, _, call = read_call(directory, method, target, headers, body)
     assert (parsed.method, call.operation, call.user, call.account) == executed
 

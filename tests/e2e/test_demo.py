@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import MARKER, Ledger, read_record
 
-from authz.demo.stack import AgentClient, wait_until
+from authz.demo.client import AgentClient
+from authz.demo.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """Every Envoy config the project uses: no drift, accepted by ``envoy --mode validate``, DESIGN §6.
 
 ``envoy/envoy.yaml`` (docker-compose), the demo's and the benchmark's configs all come from
-``authz.envoy_config.render``. Validate mode needs the certificate, key and bundle files to exist
+``authz.envoy.config.render``. Validate mode needs the certificate, key and bundle files to exist
 (a missing one fails it), but does not resolve the STRICT_DNS host names (``authz``, ``iam-api``)
 nor bind ports.
 """
@@ -26,19 +26,14 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from authz.demo.stack import (
-    DEMO_AGENTS,
-    TRUST_DOMAIN,
-    AgentClient,
-    Stack,
-    approvals_descriptor,
-    envoy_binary,
-    free_port,
-    wait_until,
-)
-from authz.envoy_config import EnvoyParams, compose_config, render, to_yaml
+from authz.demo.client import AgentClient
+from authz.demo.processes import envoy_binary, free_port, wait_until
+from authz.demo.stack import Stack
+from authz.devkit.pki import DevPki
+from authz.devkit.world import DEMO_AGENTS, TRUST_DOMAIN
+from authz.envoy.config import EnvoyParams, compose_config, render, to_yaml
+from authz.envoy.descriptor import approvals_descriptor
 from authz.model import INJECTED_HEADERS
-from authz.pki import DevPki
 
 pytestmark = pytest.mark.e2e
 
@@ -211,7 +206,7 @@ def rendered(pki: DevPki, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 def test_checked_in_config_is_the_generated_one() -> None:
     on_disk = (ENVOY_DIR / "envoy.yaml").read_text()
     assert on_disk == to_yaml(compose_config()), (
-        "envoy/envoy.yaml drifted from authz/envoy_config.py: "
+        "envoy/envoy.yaml drifted from authz/envoy/config.py: "
         "run `.venv/bin/agent-authz envoy-config > envoy/envoy.yaml`"
     )
 

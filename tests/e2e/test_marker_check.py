@@ -17,7 +17,9 @@ import pytest
 from conftest import E2E, MARKER, Agent, Ledger, read_record
 
 from authz.demo import sample_api
-from authz.demo.stack import Response, Stack, StackError
+from authz.demo.client import Response
+from authz.demo.processes import StackError
+from authz.demo.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

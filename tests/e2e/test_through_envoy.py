@@ -9,9 +9,10 @@ import pytest
 from conftest import E2E, running_stack
 
 from authz.audit import verify
-from authz.demo.stack import Stack, wait_until
+from authz.demo.processes import wait_until
+from authz.demo.stack import Stack
+from authz.devkit.pki import SERVER_AUTH, Issued, make_ca, make_svid
 from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS
-from authz.pki import SERVER_AUTH, Issued, make_ca, make_svid
 
 pytestmark = pytest.mark.e2e
 

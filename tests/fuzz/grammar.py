@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from factories import BOT
 from hypothesis import strategies as st
 
-from authz.approvals import request_hash
 from authz.model import RequestContext
+from authz.tokens.approval import request_hash
 from fuzz import mutations as m
 from fuzz.oracle import TokenFacts
 from fuzz.signing import (

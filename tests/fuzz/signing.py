@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from authz.keys import PrivateKey
+from authz.tokens.keys import PrivateKey
 from fuzz.oracle import TokenFacts, b64url
 from fuzz.world import FuzzWorld
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from authz.approvals import request_hash as authz_request_hash
 from authz.model import RequestContext
+from authz.tokens.approval import request_hash as authz_request_hash
 from fuzz.oracle import Facts, Oracle, TokenFacts, read_request, request_hash
 from fuzz.signing import ApprovalSpec, TaskSpec, sign_approval, sign_task, thumbprint
 from fuzz.world import FuzzWorld, build_world

@@ -18,12 +18,12 @@ from factories import BOT, ROGUE, SUSPENDED, TRUST_DOMAIN, envoy_cert, make_worl
 
 from authz.audit import AuditLog
 from authz.config import Config, load_config
-from authz.keys import PrivateKey, load_private_key
+from authz.devkit.pki import Issued, make_ca, make_svid
 from authz.metrics import Metrics
 from authz.pipeline import Authorizer
-from authz.pki import Issued, make_ca, make_svid
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
+from authz.tokens.keys import PrivateKey, load_private_key
 
 AUDIT_BOT = f"spiffe://{TRUST_DOMAIN}/agent/audit-bot"
 ORCHESTRATOR = f"spiffe://{TRUST_DOMAIN}/agent/orchestrator"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from factories import Decider, deciding, make_world
 
-from authz.keys import write_key_pair
 from authz.model import Decision
+from authz.tokens.keys import write_key_pair
 
 RESET = ("POST", "/v1/users/alice/password/reset")
 BODY = b'{"user": "alice", "reason": "locked out"}'

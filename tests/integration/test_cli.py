@@ -14,7 +14,7 @@ from factories import check_request, make_world
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from authz.audit import AuditLog, verify
-from authz.demo.stack import free_port, wait_until
+from authz.demo.processes import free_port, wait_until
 
 CLI = [sys.executable, "-m", "authz"]
 

@@ -15,8 +15,8 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from authz.config import load_config
+from authz.devkit.pki import make_ca, make_svid
 from authz.model import RequestContext
-from authz.pki import make_ca, make_svid
 from authz.server.grpc_server import AUTHZ_SERVICE, AuthzServer
 
 

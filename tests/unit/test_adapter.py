@@ -9,10 +9,10 @@ from envoy.service.auth.v3 import external_auth_pb2 as pb
 from factories import check_request, make_world
 from google.rpc import code_pb2
 
+from authz.envoy.adapter import ResponseEncoder, to_request, to_response
 from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
 from authz.model import Decision, RequestContext
 from authz.reasons import Reason
-from authz.server.adapter import ResponseEncoder, to_request, to_response
 
 
 def test_check_request_round_trip(tmp_path: Path) -> None:

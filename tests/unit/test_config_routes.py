@@ -10,8 +10,8 @@ import pytest
 from factories import make_world
 
 from authz.config import ConfigError, JsonType, load_config
+from authz.devkit.pki import make_ca
 from authz.names import NameRule
-from authz.pki import make_ca
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ def test_every_exception_descends_from_authz_error() -> None:
 
 
 def test_areas_catch_their_narrow_errors() -> None:
-    from authz.jws import JwsError
     from authz.store import StoreUnavailable
+    from authz.tokens.jws import JwsError
 
     assert issubclass(JwsError, TokenError) and issubclass(StoreUnavailable, StoreError)
     error = ConfigError("agent-authz.toml", "routes[0].path", "is wrong")

@@ -17,13 +17,13 @@ from cryptography import x509
 from factories import BOT, ROGUE, SUSPENDED, TRUST_DOMAIN, World, envoy_cert, make_world
 
 from authz.config import TrustDomain
-from authz.pki import CLIENT_AUTH, SERVER_AUTH, Issued, make_ca, make_svid
+from authz.devkit.pki import CLIENT_AUTH, SERVER_AUTH, Issued, make_ca, make_svid
 from authz.reasons import Denied, Reason
-from authz.spiffe import MAX_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, SpiffeIdError, parse_spiffe_id
 from authz.stages.identity import IdentityStage
 from authz.store.sqlite import SqliteStore
-from authz.svid import check_trust_bundle
-from authz.tasks import thumbprint
+from authz.svid.bundle import check_trust_bundle
+from authz.svid.spiffe_id import MAX_ID_BYTES, MAX_TRUST_DOMAIN_BYTES, SpiffeIdError, parse_spiffe_id
+from authz.tokens.task import thumbprint
 
 UNKNOWN_EXTENSION = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x05\x00")
 

@@ -13,7 +13,7 @@ from authz.effects import Revoke
 from authz.model import Operation
 from authz.reasons import Denied, Reason
 from authz.stages.intent import IntentStage
-from authz.tasks import Task
+from authz.tokens.task import Task
 
 BOT = "spiffe://agents.example.org/agent/helpdesk-bot"
 OTHER = "spiffe://agents.example.org/agent/audit-bot"

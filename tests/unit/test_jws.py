@@ -1,4 +1,4 @@
-"""authz/jws.py: compact JWS verification as strict as RFC 7515 and RFC 8725 ask.
+"""authz/tokens/jws.py: compact JWS verification as strict as RFC 7515 and RFC 8725 ask.
 
 Attacks are named tests. Every malicious token is built by hand (base64url of chosen bytes)
 and, wherever the point is that only the check under test refuses it, signed with the fixed
@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from tokens import b64
 
-from authz.jws import HEADER_MEMBERS, MAX_NESTING, JwsError, JwsVerifier
-from authz.keys import PrivateKey
+from authz.tokens.jws import HEADER_MEMBERS, MAX_NESTING, JwsError, JwsVerifier
+from authz.tokens.keys import PrivateKey
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "fixtures/vectors/tokens.json").read_text())
 _key = serialization.load_pem_private_key(VECTORS["issuer_key"]["private_key_pem"].encode(), None)

@@ -1,4 +1,4 @@
-"""Signing keys (``authz/keys.py``): one algorithm per key, key files read once and strictly."""
+"""Signing keys (``authz/tokens/keys.py``): one algorithm per key, key files read once and strictly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from authz.keys import (
+from authz.tokens.keys import (
     KeyFileError,
     algorithm_of,
     load_private_key,

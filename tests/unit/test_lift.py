@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import pytest
 
-from authz.approvals import request_hash
 from authz.audit import AuditLog
 from authz.config import Agent, AgentStatus, ApprovalsConfig, Route
 from authz.directory import Principal
@@ -25,7 +24,8 @@ from authz.stages.policy import PolicyStage
 from authz.stages.record import RecordStage
 from authz.store import StateStore, StoreUnavailable
 from authz.store.queue import NewRequest
-from authz.tasks import Task
+from authz.tokens.approval import request_hash
+from authz.tokens.task import Task
 from authz.wellknown import POLL_PATH
 
 AGENT = Agent("spiffe://agents.example.org/agent/helpdesk-bot", "it-helpdesk@example.org", AgentStatus.ACTIVE)

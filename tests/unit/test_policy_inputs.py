@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import pytest
 
-from authz.approvals import Approval
 from authz.config import Agent, AgentStatus, Intent, Route
 from authz.directory import Group, Principal
 from authz.model import Caller, Context, Decision, Operation, RequestContext
@@ -21,7 +20,8 @@ from authz.names import NameRule
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import Denied, Reason
 from authz.stages.policy import POLICY_STAGE, PolicyStage
-from authz.tasks import Task
+from authz.tokens.approval import Approval
+from authz.tokens.task import Task
 
 AGENT = Agent("spiffe://agents.example.org/agent/helpdesk-bot", "it-helpdesk@example.org", AgentStatus.ACTIVE)
 GRANT = Route(

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from authz.approvals import Approval
-from authz.audit import AuditUnavailable
+from authz.audit import AuditUnavailable, audit_record
 from authz.config import Agent, AgentStatus, Route
 from authz.directory import Group, Principal
 from authz.effects import Revoke, Spend
 from authz.metrics import Metrics
 from authz.model import Caller, Context, Decision, Operation, RequestContext
 from authz.reasons import Reason
-from authz.stages.record import RecordStage, audit_record
+from authz.stages.record import RecordStage
 from authz.store import CommitOutcome, StoreUnavailable
-from authz.tasks import Task
+from authz.tokens.approval import Approval
+from authz.tokens.task import Task
 
 AGENT = Agent("spiffe://agents.example.org/agent/helpdesk-bot", "it-helpdesk@example.org", AgentStatus.ACTIVE)
 RESET = Route(

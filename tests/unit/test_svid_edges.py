@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from authz.config import Agent, AgentStatus, TrustDomain
-from authz.pki import Issued, make_ca, make_svid
+from authz.devkit.pki import Issued, make_ca, make_svid
 from authz.reasons import Denied, Reason
 from authz.stages.identity import _MAX_CERT_CHARS, IdentityStage, VerifiedSvid
-from authz.svid import check_trust_bundle
+from authz.svid.bundle import check_trust_bundle
 
 TRUST_DOMAIN = "agents.example.org"
 BOT = f"spiffe://{TRUST_DOMAIN}/agent/helpdesk-bot"

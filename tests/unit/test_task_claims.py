@@ -1,4 +1,4 @@
-"""Task token claims (``authz/tasks.py``): verified claims to a ``Task``, or a refusal; and back."""
+"""Task token claims (``authz/tokens/task.py``): verified claims to a ``Task``, or a refusal; and back."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from authz.jws import ClaimsError
-from authz.pki import DevPki, make_svid
-from authz.tasks import Task, issue_token, parse_claims
+from authz.devkit.pki import DevPki, make_svid
+from authz.tokens.jws import ClaimsError
+from authz.tokens.task import Task, issue_token, parse_claims
 
 AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 PLANNER = "spiffe://agents.example.org/agent/planner"

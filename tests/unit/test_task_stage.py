@@ -17,11 +17,11 @@ from tokens import AUDIENCE, ISSUER, KID, T0, Issuer, b64, split
 
 from authz.cache import BoundedCache
 from authz.config import TasksConfig
-from authz.pki import make_ca, make_svid
+from authz.devkit.pki import make_ca, make_svid
 from authz.reasons import Denied, Reason
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
-from authz.tasks import thumbprint
+from authz.tokens.task import thumbprint
 
 LEEWAY = 30
 CA = make_ca(TRUST_DOMAIN)

@@ -12,16 +12,16 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from factories import BOT, TRUST_DOMAIN, World, make_world
 from tokens import AUDIENCE, ISSUER, KID, T0, Issuer
 
-from authz.approvals import request_hash, sign_approval
 from authz.config import ApprovalsConfig, Approver, Config, TasksConfig
-from authz.keys import PrivateKey, load_private_key
+from authz.devkit.pki import make_ca, make_svid
 from authz.model import Operation, RequestContext
-from authz.pki import make_ca, make_svid
 from authz.reasons import Denied, Reason
 from authz.stages.approval import ApprovalStage
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
-from authz.tasks import Task, thumbprint
+from authz.tokens.approval import request_hash, sign_approval
+from authz.tokens.keys import PrivateKey, load_private_key
+from authz.tokens.task import Task, thumbprint
 
 LEEWAY = 30
 MAX_TTL = 900

@@ -16,15 +16,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from authz.approvals import APPROVAL_TYP, request_hash, sign_approval
 from authz.config import ApprovalsConfig, Approver, Route, TasksConfig
-from authz.jws import JwsVerifier
-from authz.keys import algorithm_of
 from authz.model import Operation, RequestContext
 from authz.stages.approval import ApprovalStage
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
-from authz.tasks import DETAILS_TYPE, TASK_TYP, Task, issue_token, thumbprint
+from authz.tokens.approval import APPROVAL_TYP, request_hash, sign_approval
+from authz.tokens.jws import JwsVerifier
+from authz.tokens.keys import algorithm_of
+from authz.tokens.task import DETAILS_TYPE, TASK_TYP, Task, issue_token, thumbprint
 
 VECTORS = Path(__file__).resolve().parents[1] / "fixtures" / "vectors"
 DOC: dict[str, Any] = json.loads((VECTORS / "tokens.json").read_text())

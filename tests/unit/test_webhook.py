@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.queue import NewRequest
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
-from authz.webhook import NotifyingQueue, Webhook
 
 NEW = NewRequest(
     "spiffe://agents.example.org/agent/helpdesk-bot", "it-helpdesk@example.org", "t1", None,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from authz.errors import IdentityError
-from authz.spiffe import SpiffeIdError, check_trust_domain, split_spiffe_id
+from authz.svid.spiffe_id import SpiffeIdError, check_trust_domain, split_spiffe_id
 
 
 class BundleError(IdentityError, ValueError):

@@ -17,8 +17,8 @@ from typing import Any
 
 import jwt
 
-from authz.jws import int_claim, text_claim
-from authz.keys import PrivateKey, algorithm_of
+from authz.tokens.jws import int_claim, text_claim
+from authz.tokens.keys import PrivateKey, algorithm_of
 
 APPROVAL_TYP = "approval+jwt"
 

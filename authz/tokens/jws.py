@@ -13,7 +13,7 @@ library, and the signature is checked with the key object itself.
   expected one. Every other member (``jku``, ``x5u``, ``jwk``, ``x5c``, ``crit``, ``b64``,
   ``zip``, ``cty``, …) is refused rather than ignored.
 - **Key and algorithm.** The key is chosen only by ``kid`` among configured keys; the algorithm
-  is the one that key allows (``authz.keys.algorithm_of``) and must be configured.
+  is the one that key allows (``authz.tokens.keys.algorithm_of``) and must be configured.
 - **Signature.** Over the exact signing input (the first two segments as sent): Ed25519 a
   64-byte signature, ES256 exactly 64 bytes ``r || s`` (RFC 7518 §3.4).
 """
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from authz import strict_json
 from authz.errors import TokenError
-from authz.keys import PublicKey, algorithm_of
+from authz.tokens.keys import PublicKey, algorithm_of
 
 #: Deepest nesting of objects and arrays accepted in a header or payload (the top object is 1).
 MAX_NESTING = 32

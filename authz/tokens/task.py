@@ -20,8 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from authz.errors import TokenError
-from authz.jws import ClaimsError, int_claim, text_claim
-from authz.keys import PrivateKey, algorithm_of
+from authz.tokens.jws import ClaimsError, int_claim, text_claim
+from authz.tokens.keys import PrivateKey, algorithm_of
 
 TASK_TYP = "task+jwt"
 DETAILS_TYPE = "agent_task"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from authz.config import AgentStatus, Config
-from authz.keys import PrivateKey, public_pem, public_pem_of
-from authz.tasks import IssueError, issue_token
+from authz.tokens.keys import PrivateKey, public_pem, public_pem_of
+from authz.tokens.task import IssueError, issue_token
 
 
 def _spiffe_id(cert: x509.Certificate) -> str:

@@ -1,29 +1,21 @@
-"""Tamper-evident audit log: append-only JSON Lines, each record hash-chained to the last.
+"""The audit log: append-only JSON Lines, each record hash-chained to the last (``chain.py``).
 
-Every record carries ``seq`` (1, 2, …), ``prev`` (the previous record's ``hash``) and ``hash``
-(SHA-256 of the record's canonical JSON without ``hash``, appended as the last key). Editing,
-deleting, reordering or truncating records breaks the chain, and ``verify`` names the first
-broken record. Canonical JSON: sorted keys, no spaces, UTF-8. Records are written with one
-``write`` each; ``durable=True`` also waits for ``fsync`` — with group commit:
-one ``fsync`` covers every record written before it.
+Records are written with one ``write`` each; ``durable=True`` also waits for ``fsync`` — with
+group commit: one ``fsync`` covers every record written before it. A restart continues the
+chain; a log that ends in a partial record is refused at open.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from authz.audit.chain import GENESIS, seal
 from authz.errors import AuditError
-
-GENESIS = "0" * 64
 
 
 class AuditOpenError(AuditError):
@@ -32,26 +24,6 @@ class AuditOpenError(AuditError):
 
 class AuditUnavailable(AuditError):
     """A record could not be written; the log stays unavailable until restart."""
-
-
-def canonical(record: dict[str, Any]) -> bytes:
-    """Sorted keys, no spaces, UTF-8 (orjson: one record is serialised per request)."""
-    try:
-        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate: still one answer per record, so verify agrees
-        return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def seal(record: dict[str, Any], seq: int, prev: str) -> tuple[bytes, str]:
-    """The record's line (without newline) with seq, prev and, last, its own hash; and that hash.
-
-    The hash covers the canonical JSON of everything else, so the line is serialised once.
-    """
-    body = {**record, "seq": seq, "prev": prev}
-    body.pop("hash", None)
-    unsealed = canonical(body)
-    digest = hashlib.sha256(unsealed).hexdigest()
-    return unsealed[:-1] + b',"hash":"' + digest.encode() + b'"}', digest
 
 
 class AuditLog:
@@ -138,47 +110,3 @@ def _chain_head(path: Path) -> tuple[int, str]:
         raise AuditOpenError(
             f"audit log {path} ends in a broken record; run 'agent-authz audit verify'"
         ) from None
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    records: int
-    head: str
-    problem: str = ""
-    line: int = 0
-
-
-def verify(path: Path) -> VerifyResult:
-    """Walk the chain; stop at the first record that is broken, missing or out of place."""
-    prev, count = GENESIS, 0
-    for number, raw in _lines(path):
-        problem = _check_record(raw, count + 1, prev)
-        if isinstance(problem, str):
-            return VerifyResult(False, count, prev, f"record {number}: {problem}", number)
-        prev, count = problem[0], count + 1
-    return VerifyResult(True, count, prev)
-
-
-def _check_record(raw: bytes, expected_seq: int, prev: str) -> str | tuple[str]:
-    """The record's hash (as a 1-tuple) if it is sound here, else what is wrong with it."""
-    if not raw.endswith(b"\n"):
-        return "truncated (no end of line)"
-    try:
-        record = json.loads(raw)
-        seq, claimed_prev, claimed_hash = record["seq"], record["prev"], record["hash"]
-    except (ValueError, KeyError, TypeError):
-        return "not a complete audit record (truncated or edited)"
-    if seal(record, seq, claimed_prev) != (raw.rstrip(b"\n"), claimed_hash):
-        return "contents do not match its hash (edited)"
-    if seq != expected_seq:
-        what = "missing record(s) before it (deleted)" if seq > expected_seq else "out of order"
-        return f"has seq {seq}, expected {expected_seq}: {what}"
-    if claimed_prev != prev:
-        return "does not chain to the record before it (edited, deleted or reordered)"
-    return (str(claimed_hash),)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as f:
-        yield from enumerate(f, start=1)

@@ -16,15 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from authz import duties
-from authz.admin import operator_name
-from authz.approvals import sign_approval
+from authz.cli.operator import operator_name
 from authz.config import Approver, Config, load_config
 from authz.directory import AmbiguousName, DirectoryUnavailable
-from authz.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
 from authz.stages.context import directory_from
 from authz.store.queue import ApprovalRequest, QueueError, RequestStatus
 from authz.store.sqlite import SqliteStore
 from authz.store.sqlite_queue import SqliteQueue
+from authz.tokens.approval import sign_approval
+from authz.tokens.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
 
 _BODY_SHOWN = 4096
 

@@ -1,0 +1,59 @@
+"""The ``agent-authz`` command: one module per command group, each registering its own parser."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from authz.cli import (
+    agent,
+    approvals,
+    approver,
+    audit,
+    check,
+    config,
+    demo,
+    envoy,
+    keys,
+    pki,
+    policy,
+    serve,
+    task,
+)
+from authz.errors import AuditError, ConfigError, StoreError
+
+#: In the order ``--help`` lists them.
+GROUPS = (serve, config, keys, approver, task, agent, approvals, policy, check, audit, pki, envoy, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agent-authz", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except AuditError as exc:
+        print(f"audit error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"state store error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""`agent-authz config check`: validate a configuration, with its warnings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from authz.config import load_config
+
+
+def config_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{config.source}: ok ({len(config.agents)} agents, {len(config.routes)} routes)")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("config", help="configuration tools")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("check", help="validate a config file and exit")
+    c.add_argument("--config", required=True)
+    c.set_defaults(func=config_check)

@@ -1,0 +1,57 @@
+"""`agent-authz demo`, `sample-api` and `demo-keys`: the local demonstration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def demo_keys(args: argparse.Namespace) -> int:
+    from authz.devkit.world import write_demo_keys
+
+    write_demo_keys(Path(args.dir))
+    print(f"task issuer and demo approver key pairs in {args.dir}")
+    return 0
+
+
+def sample_api(args: argparse.Namespace) -> int:
+    from authz.demo.sample_api import Reading, serve
+
+    try:
+        reading = Reading.parse(args.lenient)
+    except ValueError as exc:
+        print(f"--lenient: {exc}", file=sys.stderr)
+        return 2
+    serve(args.host, args.port, Path(args.record) if args.record else None, reading)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from authz.demo.run import run_demo
+
+    return run_demo(json_path=Path(args.json) if args.json else None, hold=args.hold)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo-keys", help="the demo config's issuer and approver keys (development only)")
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=demo_keys)
+
+    p = sub.add_parser("sample-api", help="run the sample IAM/helpdesk API (demo upstream)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--record", help="append each executed request to this JSON Lines file")
+    p.add_argument(
+        "--lenient",
+        default="strict",
+        metavar="READINGS",
+        help="read requests as lenient frameworks do: a comma-separated list of keys, duplicates, "
+        "override, names, paths (or all); default strict",
+    )
+    p.set_defaults(func=sample_api)
+
+    p = sub.add_parser("demo", help="run the scripted demo through a real Envoy over mTLS")
+    p.add_argument("--json", help="also write the results to this file as a JSON list")
+    p.add_argument("--hold", action="store_true", help="keep the stack up until Ctrl-C")
+    p.set_defaults(func=demo)

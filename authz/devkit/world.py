@@ -1,0 +1,158 @@
+"""A world to decide in: the example config, its keys, policies and directory, signed tokens.
+
+The tests, the benchmark and the demo all build from here (``tests/factories.py`` adds the
+request builders). Development only: the keys are made on the spot, the config is the example
+one (``authz/demo/agent-authz.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography import x509
+
+from authz.config import Config
+from authz.devkit.directory import Directory
+from authz.errors import AuthzError
+from authz.tokens.approval import request_hash, sign_approval
+from authz.tokens.issuer import issue
+from authz.tokens.keys import PrivateKey, load_private_key, write_key_pair
+
+
+class WorldError(AuthzError, RuntimeError):
+    """The example config or the repository's policies are not what this kit expects."""
+
+
+TRUST_DOMAIN = "agents.example.org"
+
+
+DEMO_AGENTS = ("helpdesk-bot", "audit-bot", "suspended-bot", "rogue-bot")
+
+
+ISSUER_KID = "dev-issuer-1"  # as in agent-authz.toml
+
+
+DEMO_APPROVERS = ("dana", "erik", "bob")  # [[approvals.approvers]] of agent-authz.toml
+
+
+DEMO_DIRECTORY_URL = "http://127.0.0.1:8080/v1/directory/principals/{name}"  # as in agent-authz.toml
+
+
+DEMO_GROUPS_URL = "http://127.0.0.1:8080/v1/directory/groups/{name}"
+
+
+UPSTREAM_NAMES = ("exact", "case-insensitive")  # [upstream] names
+
+
+def demo_config(
+    *, directory_port: int | None = None, directory_file: str | None = None, names: str = "exact"
+) -> str:
+    """The demo config, its directory pointed at the sample API on ``directory_port`` or at a
+    JSON file (see ``write_demo_directory``), with ``[upstream] names`` set to ``names``."""
+    text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
+    if names not in UPSTREAM_NAMES:
+        raise WorldError(f"[upstream] names is one of {', '.join(UPSTREAM_NAMES)}, not {names!r}")
+    exact = '[upstream]\nnames = "exact"'
+    if exact not in text:
+        raise WorldError("the demo config's [upstream] section is not the expected one")
+    text = text.replace(exact, f'[upstream]\nnames = "{names}"')
+    if directory_port is not None:
+        for url in (DEMO_DIRECTORY_URL, DEMO_GROUPS_URL):
+            text = text.replace(url, url.replace("8080", str(directory_port)))
+    if directory_file is not None:
+        http = f'kind = "http"\nurl = "{DEMO_DIRECTORY_URL}"\ngroup_url = "{DEMO_GROUPS_URL}"'
+        if http not in text:
+            raise WorldError("the demo config's [directory] section is not the expected one")
+        text = text.replace(http, f'kind = "file"\npath = "{directory_file}"')
+    return text
+
+
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def copy_demo_policies(folder: Path) -> None:
+    """The repository's policies/ (schema and .cedar files) into ``folder``/policies."""
+    if not (REPO_POLICIES / "schema.cedarschema").is_file():
+        raise WorldError(f"{REPO_POLICIES} not found: the demo runs from a source checkout")
+    shutil.copytree(REPO_POLICIES, folder / "policies", ignore=shutil.ignore_patterns("tests"))
+
+
+def write_demo_directory(path: Path) -> None:
+    """The sample API's principals as a directory file (for runs without the sample API)."""
+    directory = Directory()
+    principals = {name: directory.entry(name) for name in directory.users}
+    groups = {name: directory.group_entry(name) for name in directory.groups}
+    path.write_text(json.dumps({"principals": principals, "groups": groups}, indent=2) + "\n")
+
+
+def sign_demo_task(
+    root: Path,
+    config: Config,
+    agent_cert: x509.Certificate,
+    *,
+    intent: str = "account_support",
+    principals: Sequence[str] = ("alice",),
+    actions: Sequence[str] = ("user.read",),
+    ttl: int = 300,
+    **kwargs: Any,
+) -> str:
+    """A task token signed with the demo issuer key under ``root``/keys (see ``write_demo_keys``)."""
+    return issue(
+        config,
+        key=load_private_key(root / "keys" / "task-issuer.key"),
+        kid=ISSUER_KID,
+        agent_cert=agent_cert,
+        intent=intent,
+        principals=principals,
+        actions=actions,
+        ttl=ttl,
+        **kwargs,
+    )
+
+
+def sign_demo_approval(
+    root: Path,
+    config: Config,
+    approver: str,
+    task_token: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    agent_id: str,
+    operation: str,
+    principal: str,
+    ttl: int = 300,
+    now: int | None = None,
+    key: PrivateKey | None = None,
+    **kwargs: Any,
+) -> str:
+    """``approver``'s approval of exactly this request, signed with their demo key under
+    ``root``/keys unless ``key`` is given."""
+    return sign_approval(
+        key=key or load_private_key(root / "keys" / f"approver-{approver}.key"),
+        approver=approver,
+        audience=config.tasks.audience,
+        agent=agent_id,
+        task_id=jwt.decode(task_token, options={"verify_signature": False})["jti"],
+        operation=operation,
+        principal=principal,
+        req=request_hash(method, path, body),
+        ttl=ttl,
+        now=int(time.time()) if now is None else now,
+        **kwargs,
+    )
+
+
+def write_demo_keys(keys: Path) -> None:
+    """The key files agent-authz.toml names: the task issuer's and each approver's."""
+    write_key_pair(keys, "task-issuer")
+    for approver in DEMO_APPROVERS:
+        write_key_pair(keys, f"approver-{approver}")
