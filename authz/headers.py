@@ -3,7 +3,7 @@ the Envoy adapter and the Envoy config, so that they cannot drift apart."""
 
 from __future__ import annotations
 
-#: Headers agent-authz sets towards the upstream; client copies never pass (DESIGN §4).
+#: Headers agent-authz sets towards the upstream; client copies never pass (docs/reasons.md).
 INJECTED_HEADERS = (
     "x-authz-decision-id",
     "x-agent-id",

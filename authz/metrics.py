@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN §5), one registry per server so tests can run several."""
+"""Prometheus metrics (docs/design.md), one registry per server so tests can run several."""
 
 from __future__ import annotations
 

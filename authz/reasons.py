@@ -55,7 +55,7 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-#: The pipeline's stages (DESIGN §2), and the stage each deny reason belongs to.
+#: The pipeline's stages (docs/design.md), and the stage each deny reason belongs to.
 STAGES = (
     "identity",
     "operation",
@@ -115,7 +115,7 @@ _UNAVAILABLE = frozenset({Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Re
 
 
 def http_status(reason: Reason) -> int:
-    """The HTTP status of a deny (DESIGN §4): 401 identity/token, 503 unavailable, else 403."""
+    """The HTTP status of a deny (docs/reasons.md): 401 identity/token, 503 unavailable, else 403."""
     if reason in (Reason.ALLOWED, Reason.TASK_COMPLETED):
         return 200
     if reason in _UNAUTHENTICATED:

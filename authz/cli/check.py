@@ -3,7 +3,7 @@
 The request is described in a JSON file (method, path, headers, body, the agent's certificate
 file) and decided by the same ``Authorizer`` the server runs, against a copy of the state
 store and a throw-away audit log: nothing is spent, revoked or recorded. Each stage's verdict
-is printed; a deny is attributed to the stage its reason code belongs to (DESIGN §2).
+is printed; a deny is attributed to the stage its reason code belongs to (docs/design.md).
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ class Route:
 
 @dataclass(frozen=True)
 class TasksConfig:
-    """How task tokens are verified (DESIGN §3.1); algorithms and keys never come from a token."""
+    """How task tokens are verified (docs/tokens.md); algorithms and keys never come from a token."""
 
     issuer: str
     audience: str

@@ -1,4 +1,4 @@
-"""The Envoy sidecar config (DESIGN §6), built in one place for every use.
+"""The Envoy sidecar config (envoy/README.md), built in one place for every use.
 
 ``envoy/envoy.yaml`` (docker-compose), the demo, the end-to-end tests and the benchmark all
 render their config here, so the settings that matter are the same everywhere; envoy/README.md

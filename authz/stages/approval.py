@@ -1,4 +1,4 @@
-"""Stage 6 — approval: human approval tokens bound to this exact request (DESIGN §3.2).
+"""Stage 6 — approval: human approval tokens bound to this exact request (docs/tokens.md).
 
 Every approval a state-changing or gated request carries in ``x-approval-token`` (several:
 comma-separated; on a plain read the header is ignored, and stripped like on any request) must be

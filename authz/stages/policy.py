@@ -1,4 +1,4 @@
-"""Stage 8 — policy: Cedar decides what stages 1-7 did not rule out (DESIGN §2).
+"""Stage 8 — policy: Cedar decides what stages 1-7 did not rule out (docs/design.md).
 
 principal = the agent, action = the operation, resource = the target with its live attributes,
 context = intent, break-glass, on-behalf-of, delegation depth, approvals, task usage,
@@ -49,7 +49,7 @@ class PolicyStage:
         detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
         if not self.enforced(d.operation.route):
             # Shadow mode: the real decision is audited and counted, the request goes on.
-            # Only this stage can be shadowed: stages 1-6 are invariants (DESIGN §2).
+            # Only this stage can be shadowed: stages 1-6 are invariants (docs/design.md).
             return verdict.policies, {"decision": "deny", **detail["policy"]}
         if verdict.errors:
             message = "the policy could not be evaluated; denied"

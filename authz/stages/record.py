@@ -3,7 +3,7 @@
 The only stage that changes anything, once the decision is final (``authz/effects.py``):
 
 - an allow's spend is committed in one store transaction that re-checks revocation, charges the
-  task's budget and consumes the approvals (DESIGN §2: nothing is spent before the decision is
+  task's budget and consumes the approvals (docs/design.md: nothing is spent before the decision is
   final); if the store refuses, the allow becomes a deny;
 - a task a deny ends (a changed intent) or the agent completed is revoked;
 - an approval request a deny asks for is filed in the approval queue, and the deny says where

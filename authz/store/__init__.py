@@ -4,7 +4,7 @@ One small interface, one file per implementation (``sqlite.py`` now, Redis later
 ``task_revoked`` and ``agent_suspended`` are asked on every request and must be cheap (answered
 from memory, yet current: a change by any process is seen on the next request). The only
 write on the request path is ``commit_allow``, the single atomic transaction of pipeline stage
-10 (DESIGN §2: nothing is spent before the decision is final); a request with nothing to
+10 (docs/design.md: nothing is spent before the decision is final); a request with nothing to
 spend — no budget, no approvals — writes nothing.
 """
 

@@ -1,4 +1,4 @@
-"""Approval tokens (DESIGN §3.2): a human's signature over one exact request.
+"""Approval tokens (docs/tokens.md): a human's signature over one exact request.
 
 ``request_hash`` is what binds an approval to the request: method, path and the exact body.
 ``sign_approval`` is what an approver's tool runs, locally, with the approver's own key;

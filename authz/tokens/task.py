@@ -1,4 +1,4 @@
-"""Task tokens (DESIGN §3.1): the just-in-time, certificate-bound, task-scoped credential.
+"""Task tokens (docs/tokens.md): the just-in-time, certificate-bound, task-scoped credential.
 
 ``issue_token`` signs one; ``parse_claims`` turns verified claims into a ``Task``. The
 verification itself is stage 3 (``authz/stages/task.py``); the catalogue rules an issuer must
