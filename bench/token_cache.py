@@ -39,9 +39,17 @@ def tokens(w: World, n: int) -> list[str]:
     now = int(time.time())
     return [
         issue_token(
-            key=key, kid=kid, issuer=w.config.tasks.issuer, audience=w.config.tasks.audience,
-            agent_id=w.spiffe_id, agent_cert=w.cert, intent=INTENT, principals=["alice"],
-            actions=["user.read"], ttl=900, now=now,
+            key=key,
+            kid=kid,
+            issuer=w.config.tasks.issuer,
+            audience=w.config.tasks.audience,
+            agent_id=w.spiffe_id,
+            agent_cert=w.cert,
+            intent=INTENT,
+            principals=["alice"],
+            actions=["user.read"],
+            ttl=900,
+            now=now,
         )  # fmt: skip
         for _ in range(n)
     ]
@@ -61,7 +69,10 @@ def run(n_tokens: int, batch: int, cache_limit: int | None = None) -> dict[str, 
                 requests = [
                     to_request(
                         check_request(
-                            w.cert_pem, w.spiffe_id, "GET", "/v1/users/alice",
+                            w.cert_pem,
+                            w.spiffe_id,
+                            "GET",
+                            "/v1/users/alice",
                             {"x-agent-task-token": t, "x-agent-intent": INTENT},
                         )  # fmt: skip
                     )

@@ -150,7 +150,7 @@ RAW = {"AgentClient", "HTTPSConnection", "HTTPConnection", "create_default_conte
 ALLOWED = {
     ("test_demo.py", "test_demo_hold_serves_until_interrupted"):
         "the demo's own stack, not an E2E one: sent with Ledger.send, checked against its record",
-    ("test_envoy_configs.py", "test_not_serving_endpoint_gets_no_checks"):
+    ("test_envoy_health.py", "test_not_serving_endpoint_gets_no_checks"):
         "an Envoy with a direct response and no API behind it: the authorizer's call count is checked",
 }  # fmt: skip
 

@@ -8,23 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-T = TypeVar("T")
-
-
-class Choices(Protocol):
-    """Where every choice of the grammar comes from (hypothesis draws, or a seeded Random)."""
-
-    def pick(self, options: Sequence[T]) -> T: ...
-
-    def weighted(self, table: Sequence[tuple[T, int]]) -> T: ...
-
-    def chance(self, percent: int) -> bool: ...
-
-    def integer(self, low: int, high: int) -> int: ...
-
+from fuzz.choices import Choices
 
 SAFE = "!$&'()*+,=:@-._~"
 
@@ -211,9 +198,18 @@ BAD_CONTENT_TYPES = (
 )  # fmt: skip
 
 
+Pairs = list[tuple[str, Any]]
+
+
 def mutate_body(c: Choices, mutation: str, body: Body, target: str, other: str) -> None:
     """Apply ``mutation`` to ``body`` in place (``target``: the request's principal)."""
     pairs = list(body.pairs or [])
+    pairs = _mutate_members(c, mutation, pairs, target, other)
+    body.pairs = _mutate_encoding(c, mutation, body, pairs, target, other)
+
+
+def _mutate_members(c: Choices, mutation: str, pairs: Pairs, target: str, other: str) -> Pairs:
+    """The JSON members with ``mutation`` applied if it is one of keys and values; else ``pairs``."""
     if mutation == "key-case":
         who = c.pick([target, other])
         pairs = [(k, v) for k, v in pairs if k != "user"] if c.chance(50) else pairs
@@ -225,7 +221,39 @@ def mutate_body(c: Choices, mutation: str, body: Body, target: str, other: str) 
         pairs = [extra, *pairs, ("user", target)] if c.chance(50) else [("user", target), *pairs, extra]
     elif mutation == "dup-folded":
         pairs = [("user", target), *pairs, (c.pick(KEY_VARIANTS), other)]
-    elif mutation == "non-json":
+    elif mutation == "method-key":
+        pairs.append((c.pick(["_method", "_METHOD", "_Method"]), c.pick(["DELETE", "GET", "PUT"])))
+    elif mutation == "wrong-type":
+        pairs.append(
+            c.pick([("notify", "yes"), ("user", 5), ("user", [target]), ("reason", 1), ("user", None)])
+        )
+    elif mutation == "unknown-key":
+        pairs.append(
+            c.pick([("role", "admin"), ("admin", True), ("groups", ["it-admins"]), ("userName", other)])
+        )
+    elif mutation == "disagree":
+        pairs = [(k, v) for k, v in pairs if k != "user"] + [("user", other)]
+    elif mutation == "deep":
+        nested: Any = {"user": other}
+        for _ in range(c.integer(3, 40)):
+            nested = {"x": nested}
+        pairs.append(("meta", nested))
+    elif mutation == "empty-object":  # a valid variant where a body is optional
+        pairs = []
+    elif mutation == "separator-key":
+        pairs.append((c.pick(["user_", "u-ser", "user_name", "USER_NAME"]), other))
+    elif mutation == "random-member":
+        pairs.insert(
+            c.integer(0, len(pairs)), (text(c, 8), c.pick([text(c), other, target, 1, None, [other]]))
+        )
+    elif mutation == "huge":  # over the configured 64 KiB, or just under it
+        pairs.append(("reason", "x" * c.pick([70_000, 65_536 - 200, 1 << 20])))
+    return pairs
+
+
+def _mutate_encoding(c: Choices, mutation: str, body: Body, pairs: Pairs, target: str, other: str) -> Pairs:
+    """Apply ``mutation`` if it is one of bytes, escapes or content headers; the members to keep."""
+    if mutation == "non-json":
         body.raw = c.pick(
             [f"user={other}", "garbage", f"<user>{other}</user>", "{", "{}x", "null", '"alice"']
         ).encode()
@@ -238,27 +266,10 @@ def mutate_body(c: Choices, mutation: str, body: Body, target: str, other: str) 
         )
     elif mutation == "bom":
         body.raw = b"\xef\xbb\xbf" + json_object(pairs).encode()
-    elif mutation == "method-key":
-        pairs.append((c.pick(["_method", "_METHOD", "_Method"]), c.pick(["DELETE", "GET", "PUT"])))
-    elif mutation == "wrong-type":
-        pairs.append(
-            c.pick([("notify", "yes"), ("user", 5), ("user", [target]), ("reason", 1), ("user", None)])
-        )
-    elif mutation == "unknown-key":
-        pairs.append(
-            c.pick([("role", "admin"), ("admin", True), ("groups", ["it-admins"]), ("userName", other)])
-        )
     elif mutation == "array":
         body.raw = json.dumps(c.pick([["user", other], [{"user": target}], []])).encode()
     elif mutation == "nan":
         body.raw = json_object(pairs).replace("}", ',"reason":NaN}' if pairs else '"reason":NaN}').encode()
-    elif mutation == "disagree":
-        pairs = [(k, v) for k, v in pairs if k != "user"] + [("user", other)]
-    elif mutation == "deep":
-        nested: Any = {"user": other}
-        for _ in range(c.integer(3, 40)):
-            nested = {"x": nested}
-        pairs.append(("meta", nested))
     elif mutation == "escaped-key":  # a valid variant: the same key, escaped
         pairs = [(Raw('"\\u0075ser"') if k == "user" else k, v) for k, v in pairs] or [
             (Raw('"\\u0075ser"'), target)
@@ -273,19 +284,9 @@ def mutate_body(c: Choices, mutation: str, body: Body, target: str, other: str) 
     elif mutation == "gzip":
         body.extra_headers.append(("content-encoding", c.pick(["gzip", "deflate", "br"])))
         pairs = pairs or [("reason", "x")]
-    elif mutation == "empty-object":  # a valid variant where a body is optional
-        pairs = []
-    elif mutation == "separator-key":
-        pairs.append((c.pick(["user_", "u-ser", "user_name", "USER_NAME"]), other))
     elif mutation == "surrogate":
         escaped = c.pick(['"\\ud800"', '"al\\udfffice"', '"\\ud83d"'])
         body.raw = c.pick([f'{{"user":{escaped}}}', f'{{{escaped}:"x"}}', f'{{"reason":{escaped}}}']).encode()
-    elif mutation == "random-member":
-        pairs.insert(
-            c.integer(0, len(pairs)), (text(c, 8), c.pick([text(c), other, target, 1, None, [other]]))
-        )
-    elif mutation == "huge":  # over the configured 64 KiB, or just under it
-        pairs.append(("reason", "x" * c.pick([70_000, 65_536 - 200, 1 << 20])))
     elif mutation == "random-bytes":
         body.raw = bytes(c.integer(0, 255) for _ in range(c.integer(1, 24)))
-    body.pairs = pairs
+    return pairs

@@ -50,8 +50,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from authz.pipeline import Authorizer
-from fuzz.grammar import Case, DrawChoices, Generator, RandomChoices
-from fuzz.mutations import Choices
+from fuzz.choices import Choices, DrawChoices, RandomChoices
+from fuzz.grammar import Case, Generator
 from fuzz.oracle import Facts, Oracle, TokenFacts
 from fuzz.world import FuzzWorld, build_world
 

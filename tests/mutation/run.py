@@ -2,8 +2,9 @@
 
 mutmut (configured in pyproject.toml, ``[tool.mutmut]``) copies ``authz/``, ``tests/`` and
 ``policies/`` into ``mutants/`` and runs the unit and integration tests there, each mutant
-against the tests that cover its function only. Message-text mutants (``score.py``) are never
-run: whatever the tests say of them, they are left out of the score. So the run has two parts:
+against the tests that cover its function only. Message-text mutants (``message_text.py``) are
+never run: whatever the tests say of them, they are left out of the score. So the run has two
+parts:
 
 1. ``mutmut run`` on one small module: it writes every mutant, measures which tests cover
    which function (one run of the whole selection) and checks that mutants are noticed;

@@ -1,4 +1,5 @@
-"""How ``make mutation`` tells message-text mutants from the rest (``tests/mutation/score.py``)."""
+"""How ``make mutation`` tells message-text mutants from the rest (``message_text.py``,
+``mutant_diff.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mutation"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the modules beside this file
 
-import score  # noqa: E402
+import message_text  # noqa: E402
+import mutant_diff  # noqa: E402
 
 EXCEPTIONS = frozenset({"ValueError", "JwsError"})
 MODULE = '''
@@ -39,10 +41,10 @@ def classify(mutated_line: str, original_line: str) -> bool:
     """Whether replacing ``original_line`` of MODULE's ``check`` by ``mutated_line`` is message text."""
     assert original_line in MODULE
     tree, mutant = ast.parse(MODULE), ast.parse(MODULE.replace(original_line, mutated_line))
-    params = score.module_message_params(tree, EXCEPTIONS, "m.py")
+    params = message_text.module_message_params(tree, EXCEPTIONS, "m.py")
     [orig] = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "check"]
     [changed] = [f for f in mutant.body if isinstance(f, ast.FunctionDef) and f.name == "check"]
-    return score.is_message_text(orig, changed, score.Regions(orig, EXCEPTIONS, params))
+    return mutant_diff.is_message_text(orig, changed, message_text.Regions(orig, EXCEPTIONS, params))
 
 
 @pytest.mark.parametrize(
@@ -103,5 +105,5 @@ def test_exception_classes_follow_their_bases(tmp_path: Path) -> None:
             """
         )
     )
-    found = score.exception_classes(package)
+    found = message_text.exception_classes(package)
     assert {"Refused", "Worse", "ValueError"} <= found and not {"Carrying", "Plain"} & found
