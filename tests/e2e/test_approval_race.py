@@ -2,7 +2,7 @@
 
 End to end, through one Envoy spreading Checks over both processes. That the consume-once
 transaction wins every race, also between processes released together, is shown closer in:
-tests/unit/test_store_sqlite.py (test_processes_racing_for_approvals_consume_each_once).
+tests/unit/store/test_sqlite_concurrency.py (test_processes_racing_for_approvals_consume_each_once).
 """
 
 from __future__ import annotations

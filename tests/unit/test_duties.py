@@ -1,6 +1,6 @@
 """Separation of duties by identity (``authz/duties.py``) on its own, over a small directory.
 
-``test_names_and_duties.py`` runs the attacks through the pipeline; here each question the
+``stages/test_approval_duties.py`` runs the attacks through the pipeline; here each question the
 stage asks — whose names is this, is this approver someone the directory knows — is asked
 directly, and so is the directory: how it was asked (exactly, or folded) is recorded.
 """
