@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from authz.config import Agent, Route
+from authz.config import GATED_CLASSES, READ_CLASSES, Agent, Route
 from authz.directory import Group, Principal
 from authz.effects import Effects
 from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, NOTE_HEADERS
@@ -17,6 +18,7 @@ from authz.tokens.task import Task
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "Action",
     "INJECTED_HEADERS",
     "NOTE_HEADERS",
     "Caller",
@@ -52,25 +54,82 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class Action:
+    """One thing a request does: an operation of a class, on one principal (and group)."""
+
+    name: str
+    op_class: str
+    target: str  # the principal acted on (the directory's name for it, when the route resolves ids)
+    group: str | None = None  # the group a membership change touches
+    reversible: bool = True
+
+    @property
+    def gated(self) -> bool:
+        return self.op_class in GATED_CLASSES
+
+    @property
+    def state_changing(self) -> bool:
+        return self.op_class not in READ_CLASSES
+
+
+@dataclass(frozen=True)
 class Operation:
-    """Stage 2: what the request does, and to whom."""
+    """Stage 2: what the request does, and to whom.
+
+    Most routes do one thing: their operation, on the principal the path or body names. A route
+    that reads its operations from the body (``authz/stages/derive/``) may do several — a SCIM
+    PATCH that edits a profile and sets a password — each an ``Action``, the most demanding
+    first. Every stage decides on every action; ``name``, ``target`` and ``group`` are the
+    first's, for messages and records.
+    """
 
     route: Route
     target: str
     params: Mapping[str, str] = field(default_factory=dict)  # the path's {param}s, decoded
+    derived: tuple[Action, ...] = ()  # the actions read from the body; () for a route's one action
+
+    @cached_property
+    def actions(self) -> tuple[Action, ...]:
+        if self.derived:
+            return self.derived
+        route = self.route
+        group = self.params.get(route.group_param) if route.group_param else None
+        return (Action(route.operation, route.op_class, self.target, group, route.reversible),)
 
     @property
     def name(self) -> str:
-        return self.route.operation
+        return self.actions[0].name
 
     @property
     def op_class(self) -> str:
-        return self.route.op_class
+        return self.actions[0].op_class
 
     @property
     def group(self) -> str | None:
         """The group a membership change touches (the route's ``group_param``)."""
-        return self.params.get(self.route.group_param) if self.route.group_param else None
+        return self.actions[0].group
+
+    @property
+    def gated(self) -> bool:
+        """Needs human approval: the route says so, or an action's class does."""
+        return self.route.approval or any(a.gated for a in self.actions)
+
+    @property
+    def state_changing(self) -> bool:
+        return any(a.state_changing for a in self.actions)
+
+    @property
+    def takes_approvals(self) -> bool:
+        """Approvals count here: every change, and gated requests (plain reads need none)."""
+        return self.gated or self.state_changing
+
+    @property
+    def reversible(self) -> bool:
+        return all(a.reversible for a in self.actions)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.target for a in self.actions))
 
 
 @dataclass(frozen=True)
@@ -79,8 +138,14 @@ class Context:
 
     target: Principal  # the directory's entry of the target (canonical name)
     group: Group | None = None  # the group a membership change touches
+    subjects: tuple[tuple[Principal, Group | None], ...] = ()  # every action's, when several
     degraded: bool = False  # a read let through with the attributes unknown (the degraded rule)
     task_calls: int = 0  # calls already charged to the task's budget
+
+    @property
+    def each(self) -> tuple[tuple[Principal, Group | None], ...]:
+        """The target and group of each action of the operation, in its order."""
+        return self.subjects or ((self.target, self.group),)
 
 
 @dataclass
@@ -127,7 +192,7 @@ class Decision:
 
     @property
     def state_changing(self) -> bool:
-        return self.operation is not None and self.operation.route.state_changing
+        return self.operation is not None and self.operation.state_changing
 
     @property
     def approvers(self) -> list[str]:

@@ -35,12 +35,13 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "prompt_ref": decision.request.note("x-agent-prompt-ref"),
         "operation": operation.name if operation else None,
         "class": operation.op_class if operation else None,
-        "reversible": operation.route.reversible if operation else None,
+        "reversible": operation.reversible if operation else None,
         "method": request.method[:16],
         "path": request.path.partition("?")[0][:2048],
         "target": operation.target if operation else None,
         "target_attributes": _attributes(decision),
         "group": _group(decision),
+        "actions": _actions(decision),
         "task": task.task_id if task else None,
         "approvers": decision.approvers,
         "approval_ids": [a.approval_id for a in decision.approvals],
@@ -71,3 +72,15 @@ def _attributes(decision: Decision) -> dict[str, Any] | None:
 def _group(decision: Decision) -> dict[str, Any] | None:
     g = decision.group
     return None if g is None else {"name": g.name, "exists": g.exists, "privileged": g.privileged}
+
+
+def _actions(decision: Decision) -> list[dict[str, Any]] | None:
+    """Every action of a request that does several (a SCIM PATCH); None for one action."""
+    operation = decision.operation
+    if operation is None or not operation.derived:
+        return None
+    return [
+        {"operation": a.name, "class": a.op_class, "target": a.target, "group": a.group}
+        | {"reversible": a.reversible}
+        for a in operation.actions
+    ]

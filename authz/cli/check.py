@@ -99,7 +99,7 @@ def report(decision: Decision) -> list[str]:
 
 def _applies(decision: Decision, stage: int) -> bool:
     if stage == 6:
-        return bool(decision.approvals or (decision.operation and decision.operation.route.gated))
+        return bool(decision.approvals or (decision.operation and decision.operation.gated))
     if stage == 9:
         return bool(decision.task and decision.task.max_calls is not None)
     return True

@@ -2,10 +2,11 @@
 
 Every approval a state-changing or gated request carries in ``x-approval-token`` (several:
 comma-separated; on a plain read the header is ignored, and stripped like on any request) must be
-signed by a configured approver allowed for the operation's class, for this agent, task,
-operation, target principal (compared as the upstream compares names) and ``req`` hash
-(method, path, exact body), unexpired and never used. An approver who is the agent, its
-on-behalf-of subject or the target principal under any of their names is refused (separation
+signed by a configured approver allowed for the class of every change the request makes, for
+this agent, task, operation, target principal (the first action's, compared as the upstream
+compares names) and ``req`` hash (method, path, exact body: the whole request, every action
+read from it), unexpired and never used. An approver who is the agent, its on-behalf-of
+subject or any principal the request touches, under any of their names, is refused (separation
 of duties by identity, ``authz/duties.py``), and two approvals count as two approvers only if
 they come from two people. Approval-gated operations (the gated classes, and routes marked
 ``approval``) need at least one: that floor is an invariant, and its deny is one approvers
@@ -50,9 +51,9 @@ class ApprovalStage:
     ) -> tuple[Approval, ...]:
         """The approvals this request carries (none: ``()``), each valid for it; raises Denied
         for any that is not, and when an approval-gated operation carries none (the floor)."""
-        header = r.headers.get(APPROVAL_HEADER) if operation.route.takes_approvals else None
+        header = r.headers.get(APPROVAL_HEADER) if operation.takes_approvals else None
         if not header:
-            if operation.route.gated:
+            if operation.gated:
                 message = f"{operation.name} needs human approval"
                 raise Denied(Reason.APPROVAL_REQUIRED, message, liftable=True)
             return ()
@@ -105,18 +106,20 @@ class ApprovalStage:
     ) -> None:
         """Each approver may approve this request, and distinct approver ids are distinct people."""
         seen: dict[str, frozenset[str]] = {}
+        approved = {(x.op_class, x.target) for x in operation.actions if x.state_changing or x.gated}
         for a in approvals:
             approver = self._s.approvers[a.approver]  # verified against its key: it is configured
-            refusal = duties.refusal(
-                approver,
-                operation.op_class,
-                agent=agent_id,
-                on_behalf_of=task.on_behalf_of,
-                target=operation.target,
-                identities=self._identities,
-            )
-            if refusal:
-                raise Denied(Reason.APPROVER_NOT_ALLOWED, refusal)
+            for op_class, target in sorted(approved or {(operation.op_class, operation.target)}):
+                refusal = duties.refusal(
+                    approver,
+                    op_class,
+                    agent=agent_id,
+                    on_behalf_of=task.on_behalf_of,
+                    target=target,
+                    identities=self._identities,
+                )
+                if refusal:
+                    raise Denied(Reason.APPROVER_NOT_ALLOWED, refusal)
             identity = self._identities.of_approver(approver) or frozenset()
             for other, names in seen.items():
                 if other != approver.id and names & identity:

@@ -16,14 +16,14 @@ from authz.tokens.task import Task
 
 
 def check_binding(task: Task, operation: Operation) -> None:
-    if operation.route.names is NameRule.EXACT:
-        named = operation.target in task.principals
-    else:
-        named = fold(operation.target) in {fold(p) for p in task.principals}
-    if not named:
-        raise Denied(
-            Reason.PRINCIPAL_NOT_IN_SCOPE,
-            f"task {task.task_id} does not name the principal this request touches",
-        )
-    if operation.name not in task.actions:
-        raise Denied(Reason.OPERATION_NOT_IN_SCOPE, f"task {task.task_id} does not allow {operation.name}")
+    """Every action of the request: its principal and its operation are the task's."""
+    rule = operation.route.names
+    named = task.principals if rule is NameRule.EXACT else {fold(p) for p in task.principals}
+    for action in operation.actions:
+        if (action.target if rule is NameRule.EXACT else fold(action.target)) not in named:
+            raise Denied(
+                Reason.PRINCIPAL_NOT_IN_SCOPE,
+                f"task {task.task_id} does not name the principal this request touches",
+            )
+        if action.name not in task.actions:
+            raise Denied(Reason.OPERATION_NOT_IN_SCOPE, f"task {task.task_id} does not allow {action.name}")

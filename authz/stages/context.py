@@ -22,6 +22,7 @@ from authz.directory import AmbiguousName, Directory, DirectoryUnavailable, Grou
 from authz.directory.file import FileDirectory
 from authz.directory.http import HttpDirectory
 from authz.model import Context, Operation
+from authz.names import NameRule
 from authz.reasons import Denied, Reason
 from authz.store import StateStore
 from authz.tokens.task import Task
@@ -60,30 +61,46 @@ class ContextStage:
         return replace(context, task_calls=calls)
 
     def target(self, operation: Operation) -> Context:
-        """The target's (and group's) attributes."""
+        """The attributes of every action's target (and group), the first action's first."""
         try:
-            target = self._lookup(operation)
+            subjects = self._lookup(operation)
         except AmbiguousName as exc:
             message = f"the request names no principal unambiguously: {exc}"
             raise Denied(Reason.TARGET_AMBIGUOUS, message) from None
         except DirectoryUnavailable as exc:
-            if operation.route.state_changing or not self._degraded_reads:
+            if operation.state_changing or not self._degraded_reads:
+                who = ", ".join(operation.targets)
                 raise Denied(
-                    Reason.CONTEXT_UNAVAILABLE, f"the directory cannot answer for {operation.target}: {exc}"
+                    Reason.CONTEXT_UNAVAILABLE, f"the directory cannot answer for {who}: {exc}"
                 ) from None
-            return Context(Principal(operation.target, exists=False), degraded=True)
-        if self._deny_unknown and operation.route.state_changing:
-            if not target.target.exists:
-                raise Denied(Reason.TARGET_UNKNOWN, f"{operation.target!r} is not in the directory")
-            if target.group is not None and not target.group.exists:
-                raise Denied(Reason.TARGET_UNKNOWN, f"group {target.group.name!r} is not in the directory")
-        return target
+            unknown = tuple((Principal(a.target, exists=False), None) for a in operation.actions)
+            return _context(unknown, degraded=True)
+        if self._deny_unknown and operation.state_changing:
+            for action, (principal, group) in zip(operation.actions, subjects, strict=True):
+                if not principal.exists:
+                    raise Denied(Reason.TARGET_UNKNOWN, f"{action.target!r} is not in the directory")
+                if group is not None and not group.exists:
+                    raise Denied(Reason.TARGET_UNKNOWN, f"group {group.name!r} is not in the directory")
+        return _context(subjects)
 
-    def _lookup(self, operation: Operation) -> Context:
-        rule, group_name = operation.route.names, operation.group
+    def _lookup(self, operation: Operation) -> tuple[tuple[Principal, Group | None], ...]:
+        rule, found = operation.route.names, dict[tuple[str, str | None], tuple[Principal, Group | None]]()
+        for action in operation.actions:
+            key = (action.target, action.group)
+            if key not in found:
+                found[key] = self._subject(action.target, action.group, rule)
+        return tuple(found[(a.target, a.group)] for a in operation.actions)
+
+    def _subject(self, target: str, group_name: str | None, rule: NameRule) -> tuple[Principal, Group | None]:
         if self._directory is None:
-            group = None if group_name is None else Group(group_name, exists=False)
-            return Context(Principal(operation.target, exists=False), group)
-        principal = self._directory.lookup(operation.target, rule)
+            return Principal(target, exists=False), None if group_name is None else Group(
+                group_name, exists=False
+            )
+        principal = self._directory.lookup(target, rule)
         group = None if group_name is None else self._directory.lookup_group(group_name, rule)
-        return Context(principal, group)
+        return principal, group
+
+
+def _context(subjects: tuple[tuple[Principal, Group | None], ...], degraded: bool = False) -> Context:
+    (target, group), *more = subjects
+    return Context(target, group, subjects if more else (), degraded)

@@ -34,6 +34,7 @@ class IntentStage:
             raise Denied(
                 Reason.INTENT_MISMATCH, f"intent {task.intent!r} is not in the catalogue for this agent"
             )
-        if operation.name not in intent.operations:
-            raise Denied(Reason.INTENT_MISMATCH, f"intent {task.intent!r} does not permit {operation.name}")
+        for action in operation.actions:
+            if action.name not in intent.operations:
+                raise Denied(Reason.INTENT_MISMATCH, f"intent {task.intent!r} does not permit {action.name}")
         return intent

@@ -80,6 +80,8 @@ class Lift:
             "approved_by": approvers,
             "expires": task.expires,
         }
+        if operation.derived:  # a request that does several things: each of them
+            details["actions"] = [{"operation": a.name, "principal": a.target} for a in operation.actions]
         if needed is None:
             details["queued"] = False
         else:

@@ -1,6 +1,8 @@
 """Stage 8 — policy: Cedar decides what stages 1-7 did not rule out (docs/design.md).
 
-principal = the agent, action = the operation, resource = the target with its live attributes,
+Cedar decides each action of the request (most requests have one; a SCIM PATCH may have
+several), and the request is allowed only if every action is. principal = the agent, action =
+the action's operation, resource = its target with its live attributes,
 context = intent, break-glass, on-behalf-of, delegation depth, approvals, task usage,
 reversibility, hour and the group a membership change touches, with its directory attributes.
 The resource and the group are the directory's canonical entries (stage 7), never the spelling
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from authz.config import Agent, Intent, Route
-from authz.directory import Group
-from authz.model import Context, Decision, Operation
+from authz.directory import Group, Principal
+from authz.model import Action, Context, Decision
 from authz.names import name_key
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import STAGE_OF, Denied, Reason
@@ -41,9 +44,10 @@ class PolicyStage:
 
     def check(self, d: Decision, now: dt.datetime) -> tuple[tuple[str, ...], dict[str, Any] | None]:
         """The deciding policies, and the decision shadow mode did not enforce (None if none);
-        raises Denied when Cedar denies (one approvers may lift, on a route approvals count on)."""
+        raises Denied when Cedar denies an action of the request (one approvers may lift, on a
+        route approvals count on)."""
         assert d.agent and d.operation and d.task and d.context
-        verdict = self._decide(d.agent, d.operation, d.task, d.context, d.approvers, now)
+        verdict, action = self._verdict(d, d.context, d.approvers, now)
         if verdict.allowed:
             return verdict.policies, None
         detail = {"policy": {"reason": verdict.reason, "policies": list(verdict.policies)}}
@@ -58,13 +62,13 @@ class PolicyStage:
         if reason is Reason.ALLOWED or reason is Reason.TASK_COMPLETED:
             reason = Reason.POLICY_DENIED  # a policy cannot claim those
         by = ", ".join(verdict.policies) or "no policy permits it (default deny)"
-        message = f"{d.operation.name} on {d.operation.target} is denied by policy: {by}"
-        liftable = d.operation.route.takes_approvals
+        message = f"{action.name} on {action.target} is denied by policy: {by}"
+        liftable = d.operation.takes_approvals
         raise Denied(reason, message, detail, POLICY_STAGE, liftable=liftable)
 
     def approvals_needed(self, d: Decision, context: Context, now: dt.datetime, most: int) -> int | None:
         """The fewest distinct approvers (more than the request has, at most ``most``) with
-        which the policy would allow this request; None when no such number would.
+        which the policy would allow every action of this request; None when no such number would.
 
         Asked only on the deny path. The approvers not yet known are placeholders, so a policy
         that names particular approvers is not satisfied by them. Where the policy is not
@@ -76,37 +80,54 @@ class PolicyStage:
             return 1
         for n in range(len(have) + 1, most + 1):
             pending = have + [f"(approver {i})" for i in range(len(have) + 1, n + 1)]
-            verdict = self._decide(d.agent, d.operation, d.task, context, pending, now)
-            if verdict.allowed:
+            if self._verdict(d, context, pending, now)[0].allowed:
                 return n
         return None
+
+    def _verdict(
+        self, d: Decision, context: Context, approvers: list[str], now: dt.datetime
+    ) -> tuple[PolicyVerdict, Action]:
+        """Cedar's verdict on each action in turn: the first deny, else the last allow (with
+        the policies that allowed any action)."""
+        assert d.agent and d.operation and d.task
+        operation, allowing = d.operation, list[str]()
+        for action, (target, group) in zip(operation.actions, context.each, strict=True):
+            subject = Subject(target, group, context.task_calls)
+            verdict = self._decide(d.agent, action, operation.route, d.task, subject, approvers, now)
+            if not verdict.allowed:
+                return verdict, action
+            allowing.extend(verdict.policies)
+        if len(operation.actions) > 1:
+            verdict = PolicyVerdict(True, None, tuple(dict.fromkeys(allowing)))
+        return verdict, action
 
     def _decide(
         self,
         agent: Agent,
-        operation: Operation,
+        action: Action,
+        route: Route,
         task: Task,
-        context: Context,
+        subject: Subject,
         approvers: list[str],
         now: dt.datetime,
     ) -> PolicyVerdict:
-        target, calls = context.target, context.task_calls
-        resource = target.name if target.exists else name_key(operation.target, operation.route.names)
-        group = context.group or _NO_GROUP
+        target, calls = subject.target, subject.task_calls
+        resource = target.name if target.exists else name_key(action.target, route.names)
+        group = subject.group or _NO_GROUP
         intent = self._intents.get(task.intent)
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
-            agent.spiffe_id, agent.owner, agent.status.value, operation.name, resource,
+            agent.spiffe_id, agent.owner, agent.status.value, action.name, resource,
             target.exists, target.kind, target.privileged, target.groups, task.intent,
             task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
-            operation.route.reversible, now.hour, group.name, group.exists, group.privileged,
+            action.reversible, now.hour, group.name, group.exists, group.privileged,
         )  # fmt: skip
         return self._policies.remembered(
             key,
             lambda: PolicyInput(
                 agent=agent.spiffe_id,
                 agent_attrs={"owner": agent.owner, "status": str(agent.status)},
-                action=operation.name,
+                action=action.name,
                 principal=resource,
                 principal_attrs={
                     "exists": target.exists,
@@ -122,7 +143,7 @@ class PolicyStage:
                     "approvals": len(approvers),
                     "approvers": approvers,
                     "task_calls": calls,
-                    "reversible": operation.route.reversible,
+                    "reversible": action.reversible,
                     "hour": now.hour,
                     "group": group.name,
                     "group_exists": group.exists,
@@ -130,3 +151,12 @@ class PolicyStage:
                 },
             ),
         )
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What stage 7 found about one action's target: its entry, its group, the task's usage."""
+
+    target: Principal
+    group: Group | None
+    task_calls: int

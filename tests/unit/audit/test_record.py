@@ -53,6 +53,7 @@ def test_the_audit_record_of_an_allow_holds_every_field() -> None:
             "groups": ["all", "staff"],
         },  # fmt: skip
         "group": {"name": "staff", "exists": True, "privileged": False},
+        "actions": None,
         "task": "t-1",
         "approvers": ["dana", "erik"],
         "approval_ids": ["a-2", "a-1"],
