@@ -7,7 +7,9 @@ Relative paths are resolved against the config file's folder.
 
 from authz.config.load import load_config
 from authz.config.model import (
+    DERIVE_READERS,
     GATED_CLASSES,
+    MEMBER_FORMS,
     METHODS,
     OPERATION_CLASSES,
     READ_CLASSES,
@@ -15,9 +17,11 @@ from authz.config.model import (
     AgentStatus,
     ApprovalsConfig,
     Approver,
+    AttributeRule,
     AuditConfig,
     Config,
     ConfigError,
+    Derive,
     DirectoryConfig,
     Intent,
     JsonType,
@@ -28,17 +32,21 @@ from authz.config.model import (
 )
 
 __all__ = [
+    "DERIVE_READERS",
     "GATED_CLASSES",
+    "MEMBER_FORMS",
     "METHODS",
     "OPERATION_CLASSES",
     "READ_CLASSES",
     "Agent",
+    "AttributeRule",
     "AgentStatus",
     "ApprovalsConfig",
     "Approver",
     "AuditConfig",
     "Config",
     "ConfigError",
+    "Derive",
     "DirectoryConfig",
     "Intent",
     "JsonType",

@@ -21,6 +21,7 @@ from authz.config.model import (
     Route,
     ServerConfig,
     TrustDomain,
+    route_actions,
 )
 from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
 from authz.config.table import Table
@@ -201,7 +202,7 @@ def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:
     enforce = t.flag("enforce", True)
     t.done()
     try:
-        policies = Policies.load(path)  # loaded again by the server; a broken policy stops it here
+        policies = Policies.load(path, route_actions(routes))  # loaded again by the server: checked here
     except PolicyError as exc:
         raise ConfigError(t.file, "policy.dir", str(exc)) from None
     for i, route in enumerate(routes):  # else no policy could ever allow the route

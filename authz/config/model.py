@@ -83,6 +83,35 @@ class JsonType:
         return dict(self.fields)
 
 
+#: How a route reads its operations from the body (``authz/stages/derive/``).
+DERIVE_READERS = ("attributes", "scim-patch", "scim-bulk")
+
+#: How a membership attribute names its principals: ``{"value": …}`` objects (SCIM), plain
+#: strings, or OData references (``https://…/directoryObjects/{id}``, Microsoft Graph).
+MEMBER_FORMS = ("value", "string", "odata-id")
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """A body attribute that makes the request another operation than the route's own."""
+
+    name: str  # compared as a lenient upstream would (``key_skeleton``): any case, any separators
+    operation: str
+    op_class: str
+    reversible: bool = True
+    equals: bool | None = None  # only when the attribute is set to this value (``active = false``)
+    ops: frozenset[str] | None = None  # SCIM PATCH: only for these ``op``s (add, remove, replace)
+    members: str | None = None  # its values are principals, in one of MEMBER_FORMS
+
+
+@dataclass(frozen=True)
+class Derive:
+    """A route whose operations are read from its body: by ``reader``, under ``rules``."""
+
+    reader: str  # one of DERIVE_READERS
+    rules: tuple[AttributeRule, ...] = ()
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -99,6 +128,9 @@ class Route:
     body: JsonType | None = None  # the body schema; None: any keys, within the reading rules
     names: NameRule = NameRule.EXACT  # how the upstream compares principal and group names
     group_param: str | None = None  # the {param} naming the group a membership change touches
+    derive: Derive | None = None  # operations read from the body
+    refuse: str | None = None  # matched only to be refused, with this reason (``PUT`` full replaces…)
+    pack: str | None = None  # the route pack it comes from
     line: int | None = field(default=None, compare=False)  # where the route is in its file
 
     @property
@@ -120,7 +152,7 @@ class Route:
 
     @property
     def takes_body(self) -> bool:
-        return self.principal_body_field is not None or self.body is not None
+        return self.principal_body_field is not None or self.body is not None or self.derive is not None
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"
@@ -218,3 +250,17 @@ class Config:
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
     policy_enforce: bool = True  # False: shadow mode for every policy decision
     warnings: tuple[str, ...] = ()  # what `config check` points out without refusing
+
+    @cached_property
+    def actions(self) -> dict[str, str]:
+        """Every operation the route table can decide on, with its class."""
+        return route_actions(self.routes)
+
+
+def route_actions(routes: tuple[Route, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for route in routes:
+        found.setdefault(route.operation, route.op_class)
+        for rule in route.derive.rules if route.derive else ():
+            found.setdefault(rule.operation, rule.op_class)
+    return found

@@ -15,10 +15,13 @@ or operation looks like a credential, MFA, key, role or group change but whose c
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from authz.config.derive import read_derive
 from authz.config.model import JSON_SCALARS, METHODS, OPERATION_CLASSES, JsonType, Route
+from authz.config.packs import Inclusion, inclusions
 from authz.config.table import Table
 from authz.names import NameRule, fold, key_skeleton
 
@@ -31,21 +34,53 @@ NAME_RULES = tuple(r.value for r in NameRule)
 
 
 def read_routes(top: Table, source_text: str, default_names: NameRule) -> tuple[Route, ...]:
+    """The config's ``[[routes]]`` and those of the packs it includes, none shadowing another."""
     lines = _header_lines(source_text)
-    routes: list[Route] = []
-    for i, t in enumerate(top.tables("routes")):
-        route = _route(t, default_names, lines[i] if i < len(lines) else None)
-        for j, earlier in enumerate(routes):
+    entries = [
+        (_where(top.file, i, route), route)
+        for i, t in enumerate(top.tables("routes"))
+        for route in [_route(t, default_names, lines[i] if i < len(lines) else None)]
+    ]
+    for inclusion in inclusions(top, _header_lines):
+        entries.extend(_pack_routes(inclusion, default_names))
+    for i, (where, route) in enumerate(entries):
+        for earlier_where, earlier in entries[:i]:
             if overlap(earlier, route):
-                raise t.fail(
-                    "path",
-                    f"{_where(top.file, j, earlier)} and {_where(top.file, i, route)} can match the same "
-                    "request: the first listed would decide it. Make the templates disjoint",
+                raise top.fail(
+                    "routes",
+                    f"{earlier_where} and {where} can match the same request: the first listed "
+                    "would decide it. Make the templates disjoint",
                 )
-        routes.append(route)
-    if not routes:
-        raise top.fail("routes", "at least one route is required")
-    return tuple(routes)
+    if not entries:
+        raise top.fail("routes", "at least one route (or an included pack) is required")
+    routes = tuple(route for _, route in entries)
+    _check_classes(top, routes)
+    return routes
+
+
+def _pack_routes(inclusion: Inclusion, default_names: NameRule) -> list[tuple[str, Route]]:
+    pack, found = inclusion.pack, []
+    names = inclusion.names or pack.names
+    rule = NameRule(names) if names in NAME_RULES else default_names
+    for i, t in enumerate(pack.routes):
+        data = dict(t.data)
+        data["path"] = inclusion.prefix + str(data.get("path", ""))
+        line = pack.lines[i] if i < len(pack.lines) else None
+        route = replace(_route(Table(pack.file, t.prefix, data), rule, line), pack=pack.name)
+        found.append((_where(pack.file, i, route), route))
+    return found
+
+
+def _check_classes(top: Table, routes: tuple[Route, ...]) -> None:
+    """One operation, one class: the policy's action groups and stage 6 must agree on it."""
+    classes: dict[str, str] = {}
+    for route in routes:
+        pairs = [(route.operation, route.op_class)]
+        pairs += [(r.operation, r.op_class) for r in route.derive.rules] if route.derive else []
+        for operation, op_class in pairs:
+            if classes.setdefault(operation, op_class) != op_class:
+                problem = f"operation {operation!r} has class {classes[operation]!r} and {op_class!r}"
+                raise top.fail("routes", f"{problem}: one operation, one class")
 
 
 def _header_lines(text: str) -> list[int]:
@@ -87,7 +122,8 @@ def _route(t: Table, default_names: NameRule, line: int | None) -> Route:
     principal = t.table("principal")
     param, body_field = principal.opt_str("path_param"), principal.opt_str("body_field")
     principal.done()
-    if param is None and body_field is None:
+    derive, refuse = read_derive(t, _OPERATION), t.opt_str("refuse")
+    if param is None and body_field is None and derive is None and refuse is None:
         raise t.fail("principal", "needs path_param and/or body_field")
     if param is not None and param not in params:
         raise t.fail("principal.path_param", f"{{{param}}} is not in the path template")
@@ -107,6 +143,8 @@ def _route(t: Table, default_names: NameRule, line: int | None) -> Route:
         body=_body(t, "body", t.data.get("body")) if "body" in t.data else None,
         names=_names(t, default_names),
         group_param=_group_param(t, params),
+        derive=derive,
+        refuse=refuse,
         line=line,
     )
     t.data.pop("body", None)

@@ -64,6 +64,21 @@ class _Meta:
     reason: str | None
 
 
+_APPLIES = "appliesTo { principal: [Agent], resource: [Principal], context: RequestContext }"
+
+
+def _with_actions(schema_text: str, actions: Mapping[str, str]) -> str:
+    """``schema_text`` with a declaration for each of ``actions`` it does not declare."""
+    missing = []
+    for name, op_class in sorted(actions.items()):
+        probe = f"permit (principal, action == Action::{json.dumps(name)}, resource);"
+        if not cedarpy.validate_policies(probe, schema_text).validation_passed:
+            missing.append(f"action {json.dumps(name)} in [{json.dumps(op_class)}] {_APPLIES};")
+    if not missing:
+        return schema_text
+    return schema_text + "\n// Declared from the route table (route packs):\n" + "\n".join(missing) + "\n"
+
+
 def _policy_starts(text: str) -> list[int]:
     """The line (1-based) on which each policy of ``text`` starts: its first annotation or effect."""
     starts: list[int] = []
@@ -101,10 +116,13 @@ class Policies:
         return [m.id for m in self._meta]
 
     @classmethod
-    def load(cls, directory: Path) -> Policies:
+    def load(cls, directory: Path, actions: Mapping[str, str] | None = None) -> Policies:
+        """The policies of ``directory``; ``actions`` (operation → class, from the route table)
+        are declared in their class's action group where the schema does not declare them, so
+        route packs need no schema edits and class-wide policies cover their operations."""
         schema_path = directory / SCHEMA_FILE
         try:
-            schema_text = schema_path.read_text(encoding="utf-8")
+            schema_text = _with_actions(schema_path.read_text(encoding="utf-8"), actions or {})
             schema = cedarpy.Schema.from_str(schema_text)
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyFileError(schema_path, None, f"cannot be read: {exc}") from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypeGuard
+from typing import Any, TypeGuard
 from urllib.parse import unquote
 
 from authz.cache import BoundedCache
@@ -31,6 +31,7 @@ from authz.model import Operation
 from authz.names import fold, key_skeleton
 from authz.reasons import Denied, Reason
 from authz.stages.body import BodyReader, check_content_type
+from authz.stages.derive import Classifier, derive
 
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # RFC 3986 pchar, minus ';' (path parameters) — anything else in a raw path is refused.
@@ -58,6 +59,7 @@ class OperationStage:
         for route in routes:
             self._routes.setdefault((route.method, len(route.segments)), []).append(route)
         self._readers = {route: BodyReader(route) for route in routes}
+        self._classifiers = {route: Classifier(route) for route in routes if route.derive is not None}
         self._max_body_bytes = max_body_bytes
         self._memo: BoundedCache[tuple[str, str], Operation] = BoundedCache(_MEMO_LIMIT)
 
@@ -77,14 +79,41 @@ class OperationStage:
         path, has_query, query = path.partition("?")
         segments = _split_path(path)
         route, params = self._match(method, segments)
+        if route.refuse is not None:
+            raise _malformed(f"{route.describe()} is refused: {route.refuse}")
         if has_query:
             _check_query(route, query)
         target = params.get(route.principal_param) if route.principal_param else None
+        if route.derive is not None:
+            return self._derived(route, params, target, headers, body)
         if body:
             target = self._body_principal(route, target, headers, body)
         elif target is None:
             raise _malformed(f"{route.operation} needs a JSON body with '{route.principal_body_field}'")
         return Operation(route, target, params)
+
+    def _derived(
+        self,
+        route: Route,
+        params: dict[str, str],
+        target: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Operation:
+        """A route that reads its operations from the body (``authz/stages/derive/``)."""
+        if not body:
+            raise _malformed(f"{route.describe()} needs a JSON body: what it does depends on it")
+        document = self._document(route, headers, body)
+        field = route.principal_body_field
+        if field is not None and field in document:
+            target = self._principal_value(document[field], field, target)
+        group = params.get(route.group_param) if route.group_param else None
+        actions = derive(self._classifiers[route], document, target or "", group, self._inner)
+        return Operation(route, actions[0].target, params, actions)
+
+    def _inner(self, method: str, path: str, body: bytes) -> Operation:
+        """One operation of a bulk request, read as if it came alone."""
+        return self._resolve(method, path, {"content-type": "application/json"}, body)
 
     def _match(self, method: str, segments: list[str]) -> tuple[Route, dict[str, str]]:
         for route in self._routes.get((method, len(segments)), ()):
@@ -101,12 +130,7 @@ class OperationStage:
     def _body_principal(
         self, route: Route, path_target: str | None, headers: Mapping[str, str], body: bytes
     ) -> str:
-        if headers.get("content-encoding", "identity").lower() != "identity":
-            raise _malformed("compressed request bodies are not accepted")
-        if len(body) > self._max_body_bytes:
-            raise _malformed("the request body is too large")
-        check_content_type(headers)
-        document = self._readers[route].read(body)
+        document = self._document(route, headers, body)
         if not route.takes_body:
             if document:
                 raise _malformed(f"{route.operation} takes no body (at most {{}})")
@@ -117,12 +141,24 @@ class OperationStage:
             if path_target is None:
                 raise _malformed(f"the JSON body lacks '{field}'")
             return path_target
-        value = document[field]
+        return self._principal_value(document[field], field, path_target)
+
+    @staticmethod
+    def _principal_value(value: object, field: str, path_target: str | None) -> str:
         if not _principal_name(value):
             raise _malformed(f"'{field}' in the body must be a principal name")
         if path_target is not None and value != path_target:
             raise _malformed("the body principal disagrees with the path principal")
         return value
+
+    def _document(self, route: Route, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """The body, read under the route's reading rules (``authz/stages/body.py``)."""
+        if headers.get("content-encoding", "identity").lower() != "identity":
+            raise _malformed("compressed request bodies are not accepted")
+        if len(body) > self._max_body_bytes:
+            raise _malformed("the request body is too large")
+        check_content_type(headers)
+        return self._readers[route].read(body)
 
 
 def _principal_name(value: object) -> TypeGuard[str]:

@@ -1,0 +1,84 @@
+"""``[[packs]]``: route packs shipped with agent-authz (``authz/packs/*.toml``), included by name.
+
+A platform team fronting a SCIM endpoint, Keycloak, Okta or Microsoft Graph includes the
+vendor's pack instead of writing its routes::
+
+    [[packs]]
+    name = "scim2"
+    prefix = "/scim/v2"          # where the upstream serves the API
+    names = "case-insensitive"   # optional: how the upstream compares names (the pack's default)
+
+A pack is a TOML file of ``[[routes]]`` (relative paths) under a ``[pack]`` header that says
+where it was checked and what it does not cover. Its routes join the route table and are held
+to every rule of it: none may shadow another, the config's own included.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from authz.config.table import Table
+
+PACKS = ("scim2", "keycloak", "okta", "msgraph")
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    file: Path  # for messages: the pack's file name
+    description: str
+    source: str
+    names: str | None  # the upstream's name rule, unless the config says otherwise
+    not_covered: tuple[str, ...]
+    routes: tuple[Table, ...]  # the route tables, paths relative to the prefix
+    lines: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    pack: Pack
+    prefix: str
+    names: str | None  # from the config, else the pack's
+
+
+def pack_text(name: str) -> str:
+    return resources.files("authz.packs").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def load_pack(name: str, header_lines: Any) -> Pack:
+    """Pack ``name`` as shipped (``header_lines``: the routes' lines in its text)."""
+    text = pack_text(name)
+    file = Path(f"authz/packs/{name}.toml")
+    top = Table(file, "", tomllib.loads(text))
+    meta = top.table("pack")
+    pack = Pack(
+        name=name,
+        file=file,
+        description=meta.text("description"),
+        source=meta.text("source"),
+        names=meta.opt_str("names"),
+        not_covered=tuple(meta.data.pop("not_covered", ())),
+        routes=tuple(top.tables("routes")),
+        lines=tuple(header_lines(text)),
+    )
+    meta.done()
+    top.done()
+    return pack
+
+
+def inclusions(top: Table, header_lines: Any) -> list[Inclusion]:
+    found = []
+    for t in top.tables("packs"):
+        name = t.text("name")
+        if name not in PACKS:
+            raise t.fail("name", f"is not a route pack agent-authz ships ({', '.join(PACKS)})")
+        prefix = t.text("prefix", "", nonempty=False)
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix):
+            raise t.fail("prefix", "must be empty or /segment/... without a trailing '/'")
+        found.append(Inclusion(load_pack(name, header_lines), prefix, t.opt_str("names")))
+        t.done()
+    return found
