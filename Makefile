@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Canaille's SCIM server (tests/e2e/canaille/, the e2e tests and `agent-authz demo --api scim`) in
+# a venv of its own: Canaille 0.3.6 needs scim2-models 0.9, scim2-server in .venv needs 0.12.
+CANAILLE_VENV  := .venv-canaille
+CANAILLE_STAMP := $(CANAILLE_VENV)/.installed
 
 .PHONY: demo test lint bench bench-stages bench-tokens proto clean
 
@@ -13,10 +17,16 @@ $(STAMP): pyproject.toml proto/approvals.proto proto/generate.py
 	$(BIN)/python proto/generate.py
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(CANAILLE_STAMP): tests/e2e/canaille/requirements.txt
+	$(PYTHON) -m venv $(CANAILLE_VENV)
+	$(CANAILLE_VENV)/bin/pip install --quiet --upgrade pip
+	$(CANAILLE_VENV)/bin/pip install --quiet -r tests/e2e/canaille/requirements.txt
+	touch $(CANAILLE_STAMP)
+
+demo: $(STAMP) $(CANAILLE_STAMP)
 	$(BIN)/agent-authz demo
 
-test: $(STAMP)
+test: $(STAMP) $(CANAILLE_STAMP)
 	$(BIN)/ruff check authz tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -43,13 +53,13 @@ proto: $(STAMP)
 	$(BIN)/python proto/generate.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache authz/_proto/*_pb2*.py authz/_proto/*.pb
+	rm -rf $(VENV) $(CANAILLE_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache authz/_proto/*_pb2*.py authz/_proto/*.pb
 
 # Mutation testing of the security-critical modules with the unit and integration tests
 # (mutmut, configured in pyproject.toml [tool.mutmut]; installed here if missing); prints the
 # per-module score. A full run takes about 15 minutes on 2 idle cores: tests/mutation/scores.md.
 .PHONY: mutation
-mutation: $(STAMP)
+mutation: $(STAMP) $(CANAILLE_STAMP)
 	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet 'mutmut==3.8.1'
 	$(BIN)/python tests/mutation/run.py --fresh --fail-under 95
 
