@@ -93,7 +93,9 @@ class Authorizer:
             settings.reads_when_unavailable if settings else "deny",
             settings.unknown_targets if settings else "deny",
         )
-        self._policy = PolicyStage(Policies.load(config.policy_dir), config.intents, config.policy_enforce)
+        self._policy = PolicyStage(
+            Policies.load(config.policy_dir, config.actions), config.intents, config.policy_enforce
+        )
         self._record = RecordStage(audit, store, metrics, queue, config.approvals)
         self._lift = Lift(self._policy, self._context, config.approvals.max_tokens)
         self._endpoints = WellKnown(self._identity, self._task)
