@@ -63,11 +63,11 @@ class Action:
     group: str | None = None  # the group a membership change touches
     reversible: bool = True
 
-    @property
+    @cached_property
     def gated(self) -> bool:
         return self.op_class in GATED_CLASSES
 
-    @property
+    @cached_property
     def state_changing(self) -> bool:
         return self.op_class not in READ_CLASSES
 
@@ -96,38 +96,38 @@ class Operation:
         group = self.params.get(route.group_param) if route.group_param else None
         return (Action(route.operation, route.op_class, self.target, group, route.reversible),)
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.actions[0].name
 
-    @property
+    @cached_property
     def op_class(self) -> str:
         return self.actions[0].op_class
 
-    @property
+    @cached_property
     def group(self) -> str | None:
         """The group a membership change touches (the route's ``group_param``)."""
         return self.actions[0].group
 
-    @property
+    @cached_property
     def gated(self) -> bool:
         """Needs human approval: the route says so, or an action's class does."""
         return self.route.approval or any(a.gated for a in self.actions)
 
-    @property
+    @cached_property
     def state_changing(self) -> bool:
         return any(a.state_changing for a in self.actions)
 
-    @property
+    @cached_property
     def takes_approvals(self) -> bool:
         """Approvals count here: every change, and gated requests (plain reads need none)."""
         return self.gated or self.state_changing
 
-    @property
+    @cached_property
     def reversible(self) -> bool:
         return all(a.reversible for a in self.actions)
 
-    @property
+    @cached_property
     def targets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(a.target for a in self.actions))
 
@@ -138,14 +138,14 @@ class Context:
 
     target: Principal  # the directory's entry of the target (canonical name)
     group: Group | None = None  # the group a membership change touches
-    subjects: tuple[tuple[Principal, Group | None], ...] = ()  # every action's, when several
+    others: tuple[tuple[Principal, Group | None], ...] = ()  # the other actions' target and group
     degraded: bool = False  # a read let through with the attributes unknown (the degraded rule)
     task_calls: int = 0  # calls already charged to the task's budget
 
     @property
     def each(self) -> tuple[tuple[Principal, Group | None], ...]:
         """The target and group of each action of the operation, in its order."""
-        return self.subjects or ((self.target, self.group),)
+        return ((self.target, self.group), *self.others)
 
 
 @dataclass
@@ -190,7 +190,7 @@ class Decision:
     def status(self) -> int:
         return http_status(self.reason)
 
-    @property
+    @cached_property
     def state_changing(self) -> bool:
         return self.operation is not None and self.operation.state_changing
 

@@ -80,7 +80,12 @@ def _actions(decision: Decision) -> list[dict[str, Any]] | None:
     if operation is None or not operation.derived:
         return None
     return [
-        {"operation": a.name, "class": a.op_class, "target": a.target, "group": a.group}
-        | {"reversible": a.reversible}
+        {
+            "operation": a.name,
+            "class": a.op_class,
+            "target": a.target,
+            "group": a.group,
+            "reversible": a.reversible,
+        }
         for a in operation.actions
     ]

@@ -27,7 +27,21 @@ from authz.names import key_skeleton
 PATCH_OPS = ("add", "remove", "replace")
 
 
-def read_derive(t: Table, operation_pattern: re.Pattern[str]) -> Derive | None:
+_OPERATION = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+def read_operation(t: Table) -> tuple[str, str]:
+    """``operation`` and ``class`` of a route or an attribute rule."""
+    operation = t.text("operation")
+    if not _OPERATION.fullmatch(operation):
+        raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
+    op_class = t.text("class")
+    if op_class not in OPERATION_CLASSES:
+        raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
+    return operation, op_class
+
+
+def read_derive(t: Table) -> Derive | None:
     reader = t.opt_str("derive")
     if reader is None:
         if "attributes" in t.data:
@@ -35,21 +49,14 @@ def read_derive(t: Table, operation_pattern: re.Pattern[str]) -> Derive | None:
         return None
     if reader not in DERIVE_READERS:
         raise t.fail("derive", f"must be one of {', '.join(DERIVE_READERS)}")
-    rules = (
-        tuple(_rule(r, operation_pattern) for r in t.tables("attributes")) if "attributes" in t.data else ()
-    )
+    rules = tuple(_rule(r) for r in t.tables("attributes"))
     _check_distinct(t, rules)
     return Derive(reader, rules)
 
 
-def _rule(t: Table, operation_pattern: re.Pattern[str]) -> AttributeRule:
+def _rule(t: Table) -> AttributeRule:
     name = t.text("name")
-    operation = t.text("operation")
-    if not operation_pattern.fullmatch(operation):
-        raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
-    op_class = t.text("class")
-    if op_class not in OPERATION_CLASSES:
-        raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
+    operation, op_class = read_operation(t)
     equals = t.data.pop("equals", None)
     if equals is not None and not isinstance(equals, bool):
         raise t.fail("equals", "must be true or false")

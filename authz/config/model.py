@@ -134,10 +134,6 @@ class Route:
     line: int | None = field(default=None, compare=False)  # where the route is in its file
 
     @property
-    def gated(self) -> bool:
-        return self.approval or self.op_class in GATED_CLASSES
-
-    @property
     def segments(self) -> tuple[str, ...]:
         return tuple(self.path.strip("/").split("/"))
 
@@ -146,20 +142,11 @@ class Route:
         return tuple(s[1:-1] for s in self.segments if s.startswith("{"))
 
     @property
-    def takes_approvals(self) -> bool:
-        """Approvals count here: every change, and gated routes (plain reads need none)."""
-        return self.gated or self.state_changing
-
-    @property
     def takes_body(self) -> bool:
         return self.principal_body_field is not None or self.body is not None or self.derive is not None
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"
-
-    @property
-    def state_changing(self) -> bool:
-        return self.op_class not in READ_CLASSES
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from authz.config.table import Table
+from authz.config.table import Table, route_lines, string_list
+from authz.names import NameRule
+
+NAME_RULES = tuple(r.value for r in NameRule)
 
 PACKS = ("scim2", "keycloak", "okta", "msgraph")
 
@@ -32,7 +34,7 @@ class Pack:
     file: Path  # for messages: the pack's file name
     description: str
     source: str
-    names: str | None  # the upstream's name rule, unless the config says otherwise
+    names: NameRule | None  # the upstream's name rule, unless the config says otherwise
     not_covered: tuple[str, ...]
     routes: tuple[Table, ...]  # the route tables, paths relative to the prefix
     lines: tuple[int | None, ...]
@@ -42,15 +44,15 @@ class Pack:
 class Inclusion:
     pack: Pack
     prefix: str
-    names: str | None  # from the config, else the pack's
+    names: NameRule | None  # from the config, else the pack's
 
 
 def pack_text(name: str) -> str:
     return resources.files("authz.packs").joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
-def load_pack(name: str, header_lines: Any) -> Pack:
-    """Pack ``name`` as shipped (``header_lines``: the routes' lines in its text)."""
+def load_pack(name: str) -> Pack:
+    """Pack ``name`` as shipped."""
     text = pack_text(name)
     file = Path(f"authz/packs/{name}.toml")
     top = Table(file, "", tomllib.loads(text))
@@ -60,17 +62,17 @@ def load_pack(name: str, header_lines: Any) -> Pack:
         file=file,
         description=meta.text("description"),
         source=meta.text("source"),
-        names=meta.opt_str("names"),
-        not_covered=tuple(meta.data.pop("not_covered", ())),
+        names=_names(meta),
+        not_covered=tuple(string_list(meta, "not_covered")),
         routes=tuple(top.tables("routes")),
-        lines=tuple(header_lines(text)),
+        lines=tuple(route_lines(text)),
     )
     meta.done()
     top.done()
     return pack
 
 
-def inclusions(top: Table, header_lines: Any) -> list[Inclusion]:
+def inclusions(top: Table) -> list[Inclusion]:
     found = []
     for t in top.tables("packs"):
         name = t.text("name")
@@ -79,6 +81,13 @@ def inclusions(top: Table, header_lines: Any) -> list[Inclusion]:
         prefix = t.text("prefix", "", nonempty=False)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix):
             raise t.fail("prefix", "must be empty or /segment/... without a trailing '/'")
-        found.append(Inclusion(load_pack(name, header_lines), prefix, t.opt_str("names")))
+        found.append(Inclusion(load_pack(name), prefix, _names(t)))
         t.done()
     return found
+
+
+def _names(t: Table) -> NameRule | None:
+    value = t.opt_str("names")
+    if value is not None and value not in NAME_RULES:
+        raise t.fail("names", f"must be one of {', '.join(NAME_RULES)}")
+    return None if value is None else NameRule(value)

@@ -19,29 +19,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from authz.config.derive import read_derive
-from authz.config.model import JSON_SCALARS, METHODS, OPERATION_CLASSES, JsonType, Route
+from authz.config.derive import read_derive, read_operation
+from authz.config.model import JSON_SCALARS, METHODS, JsonType, Route
 from authz.config.packs import Inclusion, inclusions
-from authz.config.table import Table
+from authz.config.table import Table, route_lines
 from authz.names import NameRule, fold, key_skeleton
 
 _PARAM = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 _LITERAL = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,=-]+$")
-_OPERATION = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _KEY = re.compile(r"^[^\x00-\x1f\x7f]+$")
-_ROUTE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*routes[ \t]*\]\]", re.M)
 NAME_RULES = tuple(r.value for r in NameRule)
 
 
 def read_routes(top: Table, source_text: str, default_names: NameRule) -> tuple[Route, ...]:
     """The config's ``[[routes]]`` and those of the packs it includes, none shadowing another."""
-    lines = _header_lines(source_text)
+    lines = route_lines(source_text)
     entries = [
         (_where(top.file, i, route), route)
         for i, t in enumerate(top.tables("routes"))
         for route in [_route(t, default_names, lines[i] if i < len(lines) else None)]
     ]
-    for inclusion in inclusions(top, _header_lines):
+    for inclusion in inclusions(top):
         entries.extend(_pack_routes(inclusion, default_names))
     for i, (where, route) in enumerate(entries):
         for earlier_where, earlier in entries[:i]:
@@ -60,8 +58,7 @@ def read_routes(top: Table, source_text: str, default_names: NameRule) -> tuple[
 
 def _pack_routes(inclusion: Inclusion, default_names: NameRule) -> list[tuple[str, Route]]:
     pack, found = inclusion.pack, []
-    names = inclusion.names or pack.names
-    rule = NameRule(names) if names in NAME_RULES else default_names
+    rule = inclusion.names or pack.names or default_names
     for i, t in enumerate(pack.routes):
         data = dict(t.data)
         data["path"] = inclusion.prefix + str(data.get("path", ""))
@@ -81,11 +78,6 @@ def _check_classes(top: Table, routes: tuple[Route, ...]) -> None:
             if classes.setdefault(operation, op_class) != op_class:
                 problem = f"operation {operation!r} has class {classes[operation]!r} and {op_class!r}"
                 raise top.fail("routes", f"{problem}: one operation, one class")
-
-
-def _header_lines(text: str) -> list[int]:
-    """The line of each ``[[routes]]`` header, in order (routes written inline have none)."""
-    return [text.count("\n", 0, m.start()) + 1 for m in _ROUTE_HEADER.finditer(text)]
 
 
 def _where(file: Path, index: int, route: Route) -> str:
@@ -113,16 +105,11 @@ def _route(t: Table, default_names: NameRule, line: int | None) -> Route:
         raise t.fail("method", f"must be one of {', '.join(METHODS)}")
     path = t.text("path")
     params = _template_params(t, path)
-    operation = t.text("operation")
-    if not _OPERATION.fullmatch(operation):
-        raise t.fail("operation", "must be lowercase letters, digits, '.', '_' or '-'")
-    op_class = t.text("class")
-    if op_class not in OPERATION_CLASSES:
-        raise t.fail("class", f"must be one of {', '.join(OPERATION_CLASSES)}")
+    operation, op_class = read_operation(t)
     principal = t.table("principal")
     param, body_field = principal.opt_str("path_param"), principal.opt_str("body_field")
     principal.done()
-    derive, refuse = read_derive(t, _OPERATION), t.opt_str("refuse")
+    derive, refuse = read_derive(t), t.opt_str("refuse")
     if param is None and body_field is None and derive is None and refuse is None:
         raise t.fail("principal", "needs path_param and/or body_field")
     if param is not None and param not in params:

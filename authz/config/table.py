@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,11 @@ def string_list(t: Table, name: str, default: list[str] | None = None) -> list[s
     if not value or not all(isinstance(v, str) and v for v in value):
         raise t.fail(name, "must be a non-empty list of strings")
     return list(value)
+
+
+_ROUTE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*routes[ \t]*\]\]", re.M)
+
+
+def route_lines(text: str) -> list[int]:
+    """The line of each ``[[routes]]`` header of a TOML text, in order (inline routes have none)."""
+    return [text.count("\n", 0, m.start()) + 1 for m in _ROUTE_HEADER.finditer(text)]

@@ -106,10 +106,10 @@ class ApprovalStage:
     ) -> None:
         """Each approver may approve this request, and distinct approver ids are distinct people."""
         seen: dict[str, frozenset[str]] = {}
-        approved = {(x.op_class, x.target) for x in operation.actions if x.state_changing or x.gated}
+        approved = sorted({(x.op_class, x.target) for x in operation.actions})
         for a in approvals:
             approver = self._s.approvers[a.approver]  # verified against its key: it is configured
-            for op_class, target in sorted(approved or {(operation.op_class, operation.target)}):
+            for op_class, target in approved:
                 refusal = duties.refusal(
                     approver,
                     op_class,

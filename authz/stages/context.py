@@ -84,12 +84,14 @@ class ContextStage:
         return _context(subjects)
 
     def _lookup(self, operation: Operation) -> tuple[tuple[Principal, Group | None], ...]:
-        rule, found = operation.route.names, dict[tuple[str, str | None], tuple[Principal, Group | None]]()
-        for action in operation.actions:
-            key = (action.target, action.group)
-            if key not in found:
-                found[key] = self._subject(action.target, action.group, rule)
-        return tuple(found[(a.target, a.group)] for a in operation.actions)
+        rule, actions = operation.route.names, operation.actions
+        if len(actions) == 1:  # most requests: no bookkeeping
+            return (self._subject(actions[0].target, actions[0].group, rule),)
+        found: dict[tuple[str, str | None], tuple[Principal, Group | None]] = {}
+        for a in actions:
+            if (a.target, a.group) not in found:
+                found[(a.target, a.group)] = self._subject(a.target, a.group, rule)
+        return tuple(found[(a.target, a.group)] for a in actions)
 
     def _subject(self, target: str, group_name: str | None, rule: NameRule) -> tuple[Principal, Group | None]:
         if self._directory is None:
@@ -102,5 +104,5 @@ class ContextStage:
 
 
 def _context(subjects: tuple[tuple[Principal, Group | None], ...], degraded: bool = False) -> Context:
-    (target, group), *more = subjects
-    return Context(target, group, subjects if more else (), degraded)
+    target, group = subjects[0]
+    return Context(target, group, subjects[1:], degraded)

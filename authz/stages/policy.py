@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from authz.config import Agent, Intent, Route
@@ -87,19 +86,22 @@ class PolicyStage:
     def _verdict(
         self, d: Decision, context: Context, approvers: list[str], now: dt.datetime
     ) -> tuple[PolicyVerdict, Action]:
-        """Cedar's verdict on each action in turn: the first deny, else the last allow (with
-        the policies that allowed any action)."""
+        """Cedar's verdict on each action in turn: the first deny, else an allow naming the
+        policies that allowed any action."""
         assert d.agent and d.operation and d.task
-        operation, allowing = d.operation, list[str]()
-        for action, (target, group) in zip(operation.actions, context.each, strict=True):
-            subject = Subject(target, group, context.task_calls)
-            verdict = self._decide(d.agent, action, operation.route, d.task, subject, approvers, now)
+        route, calls, actions = d.operation.route, context.task_calls, d.operation.actions
+        if len(actions) == 1:  # most requests: one action, on the context's target
+            one = self._decide(
+                d.agent, actions[0], route, d.task, context.target, context.group, calls, approvers, now
+            )
+            return one, actions[0]
+        allowing: list[str] = []
+        for action, (target, group) in zip(actions, context.each, strict=True):
+            verdict = self._decide(d.agent, action, route, d.task, target, group, calls, approvers, now)
             if not verdict.allowed:
                 return verdict, action
             allowing.extend(verdict.policies)
-        if len(operation.actions) > 1:
-            verdict = PolicyVerdict(True, None, tuple(dict.fromkeys(allowing)))
-        return verdict, action
+        return PolicyVerdict(True, None, tuple(dict.fromkeys(allowing))), actions[0]
 
     def _decide(
         self,
@@ -107,13 +109,14 @@ class PolicyStage:
         action: Action,
         route: Route,
         task: Task,
-        subject: Subject,
+        target: Principal,
+        group_entry: Group | None,
+        calls: int,
         approvers: list[str],
         now: dt.datetime,
     ) -> PolicyVerdict:
-        target, calls = subject.target, subject.task_calls
         resource = target.name if target.exists else name_key(action.target, route.names)
-        group = subject.group or _NO_GROUP
+        group = group_entry or _NO_GROUP
         intent = self._intents.get(task.intent)
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
@@ -151,12 +154,3 @@ class PolicyStage:
                 },
             ),
         )
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What stage 7 found about one action's target: its entry, its group, the task's usage."""
-
-    target: Principal
-    group: Group | None
-    task_calls: int

@@ -3,6 +3,7 @@ touches, and a decision's allow, deny and refusal — the headers and the record
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from authz.config import Agent, AgentStatus, Route
 from authz.directory import Group, Principal
 from authz.effects import Revoke
-from authz.model import Caller, Context, Decision, Operation, RequestContext
+from authz.model import Action, Caller, Context, Decision, Operation, RequestContext
 from authz.reasons import Denied, Reason
 from authz.tokens.approval import Approval
 from authz.tokens.task import Task
@@ -158,3 +159,42 @@ def test_what_stage_7_found_is_the_decisions_target_and_group() -> None:
         True,
         True,
     )
+
+
+TOUCH = Route("POST", "/v1/users/{user}/touch", "user.touch", "write", "user", None, True)
+
+
+@pytest.mark.parametrize(
+    ("route", "gated", "state_changing", "takes_approvals"),
+    [
+        (READ, False, False, False),
+        (GRANT, True, True, True),
+        (TOUCH, False, True, True),  # a write: approvals count, though none is required
+        (replace(READ, approval=True), True, False, True),  # a read the route gates
+    ],
+    ids=["read", "privilege-change", "write", "gated-read"],
+)
+def test_what_a_request_of_one_action_says_about_itself(
+    route: Route, gated: bool, state_changing: bool, takes_approvals: bool
+) -> None:
+    operation = Operation(route, "alice", {"group": "staff"})
+    assert (operation.gated, operation.state_changing, operation.takes_approvals) == (
+        gated,
+        state_changing,
+        takes_approvals,
+    )
+
+
+def test_a_request_of_several_actions_is_as_demanding_as_its_most_demanding() -> None:
+    edit = Action("user.update", "write", "alice")
+    reset = Action("user.password.set", "credential_change", "bob", reversible=False)
+    operation = Operation(TOUCH, "bob", derived=(reset, edit))
+    assert operation.actions == (reset, edit)
+    assert (operation.name, operation.target, operation.op_class) == (
+        "user.password.set",
+        "bob",
+        "credential_change",
+    )
+    assert operation.gated and operation.state_changing and not operation.reversible
+    assert operation.targets == ("bob", "alice")
+    assert Operation(TOUCH, "alice", derived=(edit,)).gated is False

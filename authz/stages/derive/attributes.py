@@ -48,6 +48,10 @@ class Classifier:
     def named(self, attribute: str) -> bool:
         return attribute in self._rules
 
+    def membership(self, attribute: str) -> bool:
+        """Whether ``attribute``'s values are principals (a rule reads them as members)."""
+        return any(r.members is not None for r in self._rules.get(attribute, ()))
+
     def change(
         self, attribute: str, value: Any, op: str | None, target: str, group: str | None
     ) -> Iterator[Action]:
@@ -105,7 +109,7 @@ def ordered(actions: Iterator[Action] | list[Action]) -> tuple[Action, ...]:
     unique = list(dict.fromkeys(actions))
     if not unique:
         raise malformed("the body does nothing")
-    return tuple(sorted(unique, key=lambda a: (_ORDER.get(a.op_class, 0), not a.gated)))
+    return tuple(sorted(unique, key=lambda a: _ORDER[a.op_class]))
 
 
 def read_attributes(

@@ -50,23 +50,13 @@ def _operation(
     op, path, value, has_value = _parts(operation, where)
     if path is not None:
         attribute = top_attribute(path)
-        if "[" in path and attribute == "members" and op == "remove":
-            if has_value:
-                raise malformed(f"{where}: a removal by filter carries no value")
-            value, has_value = [{"value": name} for name in filter_members(path)], True
-        elif (
-            op == "remove"
-            and classifier.named(attribute)
-            and _removes_members(classifier, attribute, has_value)
-        ):
-            raise malformed(f"{where}: removing {path!r} without naming each member removes all of them")
+        if classifier.membership(attribute) and op == "remove":
+            value = _removed_members(path, value, has_value, where)
         if is_schema_urn(path) and isinstance(value, dict):
             yield from _values(classifier, op, value, where, target, group)
             return
         classifier.nested(value, f"{where}.value")
-        yield from classifier.change(
-            attribute, value if has_value or op != "remove" else None, op, target, group
-        )
+        yield from classifier.change(attribute, value, op, target, group)
         return
     if op == "remove":
         raise malformed(f"{where}: a remove without path names nothing (RFC 7644 §3.5.2.2)")
@@ -106,6 +96,13 @@ def _parts(operation: Any, where: str) -> tuple[str, str | None, Any, bool]:
     return op.lower(), path, parts.get("value"), "value" in parts
 
 
-def _removes_members(classifier: Classifier, attribute: str, has_value: bool) -> bool:
-    """A bare ``remove members`` (no value): every member goes, none named."""
-    return attribute == "members" and not has_value
+def _removed_members(path: str, value: Any, has_value: bool, where: str) -> Any:
+    """The members a removal names: by filter (``members[value eq "…"]``) or in its value;
+    a bare ``remove members`` removes every member, none named, and is refused."""
+    if "[" in path:
+        if has_value:
+            raise malformed(f"{where}: a removal by filter carries no value")
+        return [{"value": name} for name in filter_members(path)]
+    if not has_value:
+        raise malformed(f"{where}: removing {path!r} without naming each member removes all of them")
+    return value

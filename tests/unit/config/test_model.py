@@ -36,26 +36,12 @@ TOUCH = Route("POST", "/v1/users/{user}/touch", "user.touch", "write", "user", N
 
 
 @pytest.mark.parametrize(
-    ("route", "gated", "state_changing", "takes_approvals", "takes_body"),
-    [
-        (READ, False, False, False, False),
-        (RESET, True, True, True, True),
-        (GRANT, True, True, True, True),
-        (TOUCH, False, True, True, False),  # a write: approvals count, though none is required
-        (replace(READ, approval=True), True, False, True, False),  # a read the route gates
-        (replace(READ, body=JsonType("object")), False, False, False, True),
-    ],
-    ids=["read", "credential-change", "privilege-change", "write", "gated-read", "read-with-schema"],
+    ("route", "takes_body"),
+    [(READ, False), (RESET, True), (GRANT, True), (replace(READ, body=JsonType("object")), True)],
+    ids=["read", "body-field", "body-field-group", "read-with-schema"],
 )
-def test_what_a_route_says_about_itself(
-    route: Route, gated: bool, state_changing: bool, takes_approvals: bool, takes_body: bool
-) -> None:
-    assert (route.gated, route.state_changing, route.takes_approvals, route.takes_body) == (
-        gated,
-        state_changing,
-        takes_approvals,
-        takes_body,
-    )
+def test_a_route_takes_a_body_when_it_reads_one(route: Route, takes_body: bool) -> None:
+    assert route.takes_body is takes_body
 
 
 def test_a_routes_path_segments_and_parameters() -> None:

@@ -14,7 +14,7 @@ from factories import BOT, World, make_world
 from tokens import AUDIENCE, ISSUER, T0
 
 from authz.config import ApprovalsConfig, Approver, Config
-from authz.model import Operation, RequestContext
+from authz.model import Action, Operation, RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.approval import ApprovalStage
 from authz.store.sqlite import SqliteStore
@@ -82,7 +82,12 @@ def approval(
 
 
 def approve(
-    config: Config, store: SqliteStore, tokens: list[str], now: int = T0 + 1, **settings: object
+    config: Config,
+    store: SqliteStore,
+    tokens: list[str],
+    now: int = T0 + 1,
+    derived: tuple[Action, ...] = (),
+    **settings: object,
 ) -> Denied | tuple[object, ...]:
     """What stage 6 makes of ``tokens`` on the request they approve (approvals settings
     overridden by ``settings``): the approvals, or the deny."""
@@ -99,7 +104,7 @@ def approve(
         request_id="boundaries",
     )
     try:
-        return stage.verify(request, BOT, TASK, Operation(route, "alice"), now)
+        return stage.verify(request, BOT, TASK, Operation(route, "alice", derived=derived), now)
     except Denied as denied:
         return denied
 
@@ -238,3 +243,26 @@ def test_approval_by_the_agent_itself_is_refused(world: World, config: Config, s
     )
     token = approval(world, with_agent, BOT, key=key)
     assert_denied(approve(with_agent, store, [token]), Reason.APPROVER_NOT_ALLOWED, "the agent")
+
+
+# -- a request of several actions: the approver may approve each, and is none of its targets ----------
+RESET_ALICE = Action("user.password.reset", "credential_change", "alice", reversible=False)
+
+
+@pytest.mark.parametrize(
+    ("second", "refused"),
+    [
+        (Action("user.password.reset", "credential_change", "erik", reversible=False), False),
+        (Action("user.password.reset", "credential_change", "dana", reversible=False), True),  # herself
+        (Action("user.update", "write", "alice"), True),  # a class dana may not approve
+    ],
+    ids=["other-target", "approver-is-the-second-target", "second-class-not-hers"],
+)
+def test_attack_an_approval_covers_every_action_of_the_request(
+    world: World, config: Config, store: SqliteStore, second: Action, refused: bool
+) -> None:
+    outcome = approve(config, store, [approval(world, config)], derived=(RESET_ALICE, second))
+    if refused:
+        assert isinstance(outcome, Denied) and outcome.reason is Reason.APPROVER_NOT_ALLOWED, outcome
+    else:
+        assert_approved(outcome)

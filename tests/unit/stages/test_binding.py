@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from authz.config import Route
-from authz.model import Operation
+from authz.model import Action, Operation
 from authz.names import NameRule
 from authz.reasons import Denied, Reason
 from authz.stages.binding import check_binding
@@ -76,3 +76,27 @@ def test_the_principal_is_checked_before_the_operation() -> None:
     with pytest.raises(Denied) as info:
         check_binding(task("alice", actions=()), Operation(EXACT, "bob"))
     assert info.value.reason is Reason.PRINCIPAL_NOT_IN_SCOPE
+
+
+# -- a request of several actions (a SCIM PATCH, a bulk request): each one is bound --------------------
+EDIT = Route("PATCH", "/Users/{id}", "user.update", "write", "id", None, True)
+
+
+def several(*actions: tuple[str, str]) -> Operation:
+    return Operation(EDIT, actions[0][1], derived=tuple(Action(n, "write", t) for n, t in actions))
+
+
+def test_attack_a_second_action_on_a_principal_the_task_does_not_name() -> None:
+    operation = several(("user.update", "alice"), ("user.update", "bob"))
+    with pytest.raises(Denied) as info:
+        check_binding(task("alice", actions=("user.update",)), operation)
+    assert info.value.reason is Reason.PRINCIPAL_NOT_IN_SCOPE
+    check_binding(task("alice", "bob", actions=("user.update",)), operation)
+
+
+def test_attack_a_second_action_the_task_does_not_allow() -> None:
+    operation = several(("user.update", "alice"), ("user.disable", "alice"))
+    with pytest.raises(Denied) as info:
+        check_binding(task("alice", actions=("user.update",)), operation)
+    assert info.value.reason is Reason.OPERATION_NOT_IN_SCOPE
+    check_binding(task("alice", actions=("user.update", "user.disable")), operation)

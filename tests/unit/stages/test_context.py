@@ -9,10 +9,10 @@ from typing import cast
 import pytest
 from factories import Decider, DownDirectory, deciding, make_world
 
-from authz.config import DirectoryConfig
+from authz.config import DirectoryConfig, Route
 from authz.directory import Group, Principal
 from authz.directory.http import HttpDirectory
-from authz.model import Context
+from authz.model import Action, Context, Operation
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage, directory_from
 from authz.stages.operation import OperationStage
@@ -126,3 +126,28 @@ def test_the_directory_is_built_from_its_config(tmp_path: Path) -> None:
     path = tmp_path / "directory.json"
     path.write_text(json.dumps({"principals": {"alice": {"kind": "human"}}}))
     assert directory_from(DirectoryConfig("file", path=path)).lookup("alice").exists
+
+
+# -- a request of several actions: every target is looked up, and must be known for a change ---------
+EDIT = Route("PATCH", "/Users/{id}", "user.update", "write", "id", None, True)
+
+
+def test_every_actions_target_is_looked_up_and_a_second_unknown_one_refuses_a_change(tmp_path: Path) -> None:
+    config = make_world(tmp_path).config()
+    assert config.directory is not None
+    stage = ContextStage(directory_from(config.directory), NO_STORE)
+    known = Operation(
+        EDIT,
+        "alice",
+        derived=(Action("user.update", "write", "alice"), Action("user.update", "write", "bob")),
+    )
+    context = stage.target(known)
+    assert [(p.name, p.exists, g) for p, g in context.each] == [("alice", True, None), ("bob", True, None)]
+    unknown = Operation(
+        EDIT,
+        "alice",
+        derived=(Action("user.update", "write", "alice"), Action("user.update", "write", "nobody")),
+    )
+    with pytest.raises(Denied) as info:
+        stage.target(unknown)
+    assert info.value.reason is Reason.TARGET_UNKNOWN and "nobody" in info.value.message

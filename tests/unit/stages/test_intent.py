@@ -10,7 +10,7 @@ import pytest
 
 from authz.config import Intent, Route
 from authz.effects import Revoke
-from authz.model import Operation
+from authz.model import Action, Operation
 from authz.reasons import Denied, Reason
 from authz.stages.intent import IntentStage
 from authz.tokens.task import Task
@@ -81,3 +81,15 @@ def test_the_catalogue_refuses(the_task: Task, operation: Operation) -> None:
     with pytest.raises(Denied) as info:
         STAGE.check(the_task.intent, the_task, operation)
     assert info.value.reason is Reason.INTENT_MISMATCH and info.value.revoke is None
+
+
+def test_attack_a_second_action_the_intent_does_not_permit() -> None:
+    edit = Route("PATCH", "/Users/{id}", "user.read", "read", "id", None, True)
+    operation = Operation(
+        edit,
+        "alice",
+        derived=(Action("user.read", "read", "alice"), Action("user.disable", "write", "alice")),
+    )
+    with pytest.raises(Denied) as info:
+        IntentStage(CATALOGUE).check("account_support", task(), operation)
+    assert info.value.reason is Reason.INTENT_MISMATCH and "user.disable" in info.value.message

@@ -47,8 +47,8 @@ def test_routes_resolve(
 def test_class_and_reversibility_come_from_the_route(stage: OperationStage) -> None:
     op = stage.resolve("POST", "/v1/users/alice/password/reset", {}, b"")
     assert op.op_class == "credential_change"
-    assert op.route.reversible is False
-    assert op.route.state_changing
+    assert op.reversible is False and op.route.reversible is False
+    assert op.state_changing
 
 
 def reason_for(

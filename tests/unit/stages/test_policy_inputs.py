@@ -15,7 +15,7 @@ import pytest
 
 from authz.config import Agent, AgentStatus, Intent, Route
 from authz.directory import Group, Principal
-from authz.model import Caller, Context, Decision, Operation, RequestContext
+from authz.model import Action, Caller, Context, Decision, Operation, RequestContext
 from authz.names import NameRule
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
 from authz.reasons import Denied, Reason
@@ -309,3 +309,44 @@ def test_the_verdict_memo_key_holds_everything_cedar_sees() -> None:
 def test_policies_are_enforced_unless_configured_otherwise() -> None:
     with pytest.raises(Denied):
         check(PolicyStage(cast(Policies, Cedar(needs=None)), {}), decision())
+
+
+# -- a request of several actions: Cedar decides each, with its own target ------------------------------
+class PerTarget(Cedar):
+    """Allows an action on ``target`` with at least ``needs[target]`` approvers."""
+
+    def __init__(self, needs: dict[str, int]) -> None:
+        super().__init__()
+        self.per_target = needs
+
+    def remembered(self, key: Hashable | None, build: Callable[[], PolicyInput]) -> PolicyVerdict:
+        request = build()
+        self.inputs.append(request)
+        allowed = request.context["approvals"] >= self.per_target[request.principal]
+        return PolicyVerdict(allowed, None, ("permit",) if allowed else ())
+
+
+def several() -> Decision:
+    d = decision(READ)
+    edit, disable = Action("user.update", "write", "alice"), Action("user.disable", "write", "bob")
+    d.operation = Operation(READ, "alice", {"user": "alice"}, derived=(edit, disable))
+    bob = Principal("bob", True, "human", True, frozenset({"it-admins"}))
+    d.context = Context(Principal("alice", True, "human"), None, others=((bob, None),))
+    return d
+
+
+def test_attack_every_action_is_decided_with_its_own_target() -> None:
+    cedar = PerTarget({"alice": 0, "bob": 1})
+    with pytest.raises(Denied) as info:
+        check(stage(cedar), several())
+    assert "user.disable on bob" in info.value.message
+    assert [(i.action, i.principal, i.principal_attrs["privileged"]) for i in cedar.inputs] == [
+        ("user.update", "alice", False),
+        ("user.disable", "bob", True),
+    ]
+
+
+def test_the_approvers_a_request_of_several_actions_needs_are_its_most_demanding_actions() -> None:
+    assert needed(stage(PerTarget({"alice": 1, "bob": 3})), several(), 0, 4) == 3
+    policies, shadow = check(stage(PerTarget({"alice": 0, "bob": 0})), several())
+    assert (policies, shadow) == (("permit",), None)
