@@ -12,16 +12,7 @@ import pytest
 from authz.audit import AuditLog, AuditUnavailable, verify
 from authz.errors import AuditError
 
-
-def write_log(path: Path, n: int = 5) -> None:
-    log = AuditLog(path)
-    for i in range(n):
-        log.append({"decision_id": f"d{i}", "decision": "allow" if i % 2 else "deny"}, durable=i == 0)
-    log.close()
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines(keepends=True)
+from .logs import lines, write_log
 
 
 def test_restart_continues_the_chain(tmp_path: Path) -> None:

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from authz.audit import GENESIS, AuditLog, verify
+from authz.audit import GENESIS, verify
 
-
-def write_log(path: Path, n: int = 5) -> None:
-    log = AuditLog(path)
-    for i in range(n):
-        log.append({"decision_id": f"d{i}", "decision": "allow" if i % 2 else "deny"}, durable=i == 0)
-    log.close()
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines(keepends=True)
+from .logs import lines, write_log
 
 
 def test_records_chain_and_verify(tmp_path: Path) -> None:

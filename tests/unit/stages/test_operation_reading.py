@@ -11,35 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from factories import World, make_world
+from factories import World
 
 from authz.config import Route
-from authz.reasons import Denied, Reason
 from authz.stages.operation import OperationStage
 
-JSON = {"content-type": "application/json"}
-RESET = "/v1/users/alice/password/reset"
-GRANT = "/v1/groups/staff/members"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return make_world(tmp_path_factory.mktemp("reading"))
-
-
-@pytest.fixture(scope="module")
-def stage(world: World) -> OperationStage:
-    config = world.config()
-    return OperationStage(config.routes, config.max_body_bytes)
-
-
-def refused(
-    stage: OperationStage, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-) -> str:
-    with pytest.raises(Denied) as info:
-        stage.resolve(method, path, JSON if headers is None else headers, body)
-    assert info.value.reason is Reason.MALFORMED_REQUEST, info.value.message
-    return info.value.message
+from .reading import GRANT, JSON, refused
 
 
 # -- method and path overrides ----------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,33 +13,11 @@ import pytest
 from authz.store import CommitOutcome, Revocation, StoreError, StoreUnavailable
 from authz.store.sqlite import SCHEMA_VERSION, SqliteStore
 
-ALLOWED = CommitOutcome.ALLOWED
-BIG = 1_000_000  # a budget never reached: the call is counted
-AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
+from .sqlite_store import AGENT, ALLOWED, BIG
+
 OTHER = "spiffe://agents.example.org/agent/other-bot"
 
 
-class Clock:
-    """Each reading one second after the last."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        self.now += 1
-        return self.now
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def store(path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(path, clock=Clock())
-    yield s
-    s.close()
 
 
 # --- revocation and suspension -------------------------------------------------------------------

@@ -22,33 +22,7 @@ import pytest
 from authz.store import CommitOutcome
 from authz.store.sqlite import SqliteStore
 
-ALLOWED = CommitOutcome.ALLOWED
-BIG = 1_000_000  # a budget never reached: the call is counted
-AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
-
-
-class Clock:
-    """Each reading one second after the last."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        self.now += 1
-        return self.now
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def store(path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(path, clock=Clock())
-    yield s
-    s.close()
-
+from .sqlite_store import AGENT, ALLOWED, BIG
 
 # A second agent-authz process: its own SqliteStore on the same file. Each stdin line is a
 # JSON list of [method, kwargs] calls; it answers with one JSON line, the list of results.
