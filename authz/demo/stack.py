@@ -42,6 +42,8 @@ from authz.envoy.config import EnvoyParams, render, to_yaml
 from authz.envoy.descriptor import approvals_descriptor
 
 READY_PROBE_PATH = "/.well-known/agent-authz/ready"  # no route: agent-authz denies it
+#: What Envoy, grpcio and Python's socket servers log when a port is taken.
+_BIND_FAILURES = ("address already in use", "cannot bind", "failed to bind", "errno 98")
 
 
 def _authz_names(count: int) -> list[str]:
@@ -101,7 +103,21 @@ class Stack:
         )
         log.close()
 
-    def start(self) -> Stack:
+    def start(self, attempts: int = 3) -> Stack:
+        """Start every process. A port picked free can be taken before its process binds it (by
+        another test worker's stack, say): then the stack starts again on fresh ports."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once()
+                return self
+            except StackError:
+                self.stop()
+                if attempt == attempts or not self._lost_a_port():
+                    raise
+                self._repick_ports()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> None:
         try:
             self.start_upstream()
             self.start_authz()
@@ -111,7 +127,22 @@ class Stack:
         except BaseException:
             self.stop()
             raise
-        return self
+
+    def _lost_a_port(self) -> bool:
+        """Whether a process's log says it could not bind its port."""
+        for log in self.workdir.glob("*.log"):
+            text = log.read_text(errors="replace").lower()
+            if any(sign in text for sign in _BIND_FAILURES):
+                return True
+        return False
+
+    def _repick_ports(self) -> None:
+        old = dict(self.ports)
+        self.ports = {name: free_port() for name in old}
+        text = self.config_path.read_text()  # the directory URL names the sample API's port
+        self.config_path.write_text(text.replace(f":{old['upstream']}/", f":{self.ports['upstream']}/"))
+        for log in self.workdir.glob("*.log"):  # the next attempt's logs only
+            log.rename(log.with_suffix(".log.failed"))
 
     def start_upstream(self) -> None:
         self._spawn(
@@ -142,7 +173,7 @@ class Stack:
             self._spawn(name, argv)
         for name in _authz_names(self.authz_processes):
             port = self.ports["metrics" + name[5:]]
-            wait_until(lambda: self._tcp_open(port) and self._alive(name), name)  # noqa: B023
+            wait_until(lambda: self._alive(name) and self._tcp_open(port), name)  # noqa: B023
 
     def start_envoy(self) -> None:
         envoy_yaml = self.workdir / "envoy.yaml"
@@ -198,7 +229,9 @@ class Stack:
     def _alive(self, name: str) -> bool:
         proc = self.procs.get(name)
         if proc is None or proc.poll() is not None:
-            raise StackError(f"{name} is not running; see {self.workdir / (name + '.log')}")
+            log = self.workdir / f"{name}.log"
+            tail = log.read_text(errors="replace").splitlines()[-5:] if log.is_file() else []
+            raise StackError(f"{name} is not running; see {log}" + "".join(f"\n  {line}" for line in tail))
         return True
 
     @staticmethod
