@@ -13,7 +13,7 @@ import pytest
 
 from authz.demo import sample_api
 from authz.directory import AmbiguousName, DirectoryUnavailable, Group, Principal
-from authz.directory import http as http_module
+from authz.directory import lookups as lookups_module
 from authz.directory.http import HttpDirectory
 from authz.names import NameRule
 
@@ -176,13 +176,13 @@ class Counted(threading.Event):
 
 @pytest.fixture
 def counted_flights(monkeypatch: pytest.MonkeyPatch) -> type[Counted]:
-    class Flight(http_module._Flight):
+    class Flight(lookups_module._Flight):
         def __init__(self) -> None:
             super().__init__()
             self.done = Counted()
 
     Counted.waiting = 0
-    monkeypatch.setattr(http_module, "_Flight", Flight)
+    monkeypatch.setattr(lookups_module, "_Flight", Flight)
     return Counted
 
 

@@ -119,10 +119,11 @@ def test_the_directory_is_built_from_its_config(tmp_path: Path) -> None:
         )
     )  # fmt: skip
     assert isinstance(http, HttpDirectory)
-    assert (http._url, http._group_url, http._ttl, http._timeout) == (
+    lookups = http._lookups
+    assert (http._url, http._group_url, lookups._ttl, lookups._timeout) == (
         "http://iam:8080/u/{name}", "http://iam:8080/g/{name}", 7, 0.25,
     )  # fmt: skip
-    assert http._slots._value == 3  # type: ignore[attr-defined]
+    assert lookups._slots._value == 3  # type: ignore[attr-defined]
     path = tmp_path / "directory.json"
     path.write_text(json.dumps({"principals": {"alice": {"kind": "human"}}}))
     assert directory_from(DirectoryConfig("file", path=path)).lookup("alice").exists
