@@ -66,6 +66,8 @@ def _attributes(decision: Decision) -> dict[str, Any] | None:
         "kind": t.kind,
         "privileged": t.privileged,
         "groups": sorted(t.groups),
+        "active": t.active,
+        "roles": sorted(t.roles),
     }
 
 

@@ -1,7 +1,8 @@
 """Live identity context (pipeline stage 7): what the directory says about a principal or a group.
 
-One small interface, one file per provider: ``file.py`` (a JSON file read once at start) and
-``http.py`` (a JSON lookup per name with a per-entry cache, a timeout and bounded concurrency).
+One small interface, one file per provider: ``file.py`` (a JSON file read once at start),
+``http.py`` (a JSON lookup per name) and ``scim.py`` (the SCIM server itself), the last two
+with a per-entry cache, a timeout and bounded concurrency (``lookups.py``).
 
 A name is looked up under the upstream's ``NameRule``: exactly, or case-insensitively (NFKC +
 case folding). Every entry has a canonical name and may answer to aliases (an email, a UPN,
@@ -45,6 +46,8 @@ class Principal:
     privileged: bool = False
     groups: frozenset[str] = frozenset()
     aliases: frozenset[str] = frozenset()  # the other names it answers to
+    active: bool = True  # the account can sign in (SCIM ``active``); unknown ones count as active
+    roles: frozenset[str] = frozenset()
 
     @property
     def machine(self) -> bool:
@@ -75,15 +78,22 @@ def _aliases(entry: Mapping[str, Any]) -> frozenset[str]:
 
 
 def principal_from(name: str, entry: Mapping[str, Any]) -> Principal:
-    """A directory entry as JSON: ``{"kind", "privileged", "groups": [...], "aliases": [...]}``."""
+    """A directory entry as JSON: ``{"kind", "privileged", "groups": [...], "aliases": [...],
+    "active", "roles": [...]}`` (``active`` default true, ``roles`` default none)."""
     kind, privileged, groups = entry.get("kind"), entry.get("privileged", False), entry.get("groups", [])
+    active, roles = entry.get("active", True), entry.get("roles", [])
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if not isinstance(privileged, bool):
         raise ValueError("privileged must be true or false")
     if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
         raise ValueError("groups must be a list of names")
-    return Principal(name, True, kind, privileged, frozenset(groups), _aliases(entry) - {name})
+    if not isinstance(active, bool):
+        raise ValueError("active must be true or false")
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+        raise ValueError("roles must be a list of names")
+    aliases = _aliases(entry) - {name}
+    return Principal(name, True, kind, privileged, frozenset(groups), aliases, active, frozenset(roles))
 
 
 def group_from(name: str, entry: Mapping[str, Any]) -> Group:

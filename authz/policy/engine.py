@@ -46,8 +46,20 @@ class PolicyInput:
     agent_attrs: Mapping[str, Any]  # owner, status
     action: str  # the operation
     principal: str  # the target
-    principal_attrs: Mapping[str, Any]  # exists, kind, privileged, groups
+    principal_attrs: Mapping[str, Any]  # exists, kind, privileged, groups, active, roles
     context: Mapping[str, Any]
+
+
+#: One request as stage 8 shapes it: every attribute and context key the pipeline sends, which
+#: the schema must declare (checked at load: a schema that lacks one would deny every request).
+SAMPLE_PRINCIPAL: Mapping[str, Any] = {
+    "exists": True, "kind": "human", "privileged": False, "groups": [], "active": True, "roles": [],
+}  # fmt: skip
+SAMPLE_CONTEXT: Mapping[str, Any] = {
+    "intent": "account_support", "break_glass": False, "on_behalf_of": "", "delegation_depth": 0,
+    "approvals": 0, "approvers": [], "task_calls": 0, "reversible": True, "hour": 12, "group": "",
+    "group_exists": False, "group_privileged": False,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,24 @@ class Policies:
         texts = [cls._checked(path, schema_text) for path in files]
         combined = "\n".join(texts)
         meta = cls._annotations(combined)
-        return cls(cedarpy.PolicySet.from_str(combined), schema, meta, files, schema_text)
+        policies = cls(cedarpy.PolicySet.from_str(combined), schema, meta, files, schema_text)
+        policies._check_inputs(schema_path, next(iter(actions or {}), None))
+        return policies
+
+    def _check_inputs(self, schema_path: Path, action: str | None) -> None:
+        """The schema declares every attribute the pipeline sends (an upgrade adds some)."""
+        if action is None:
+            return
+        sample = PolicyInput(
+            "spiffe://example.org/agent", {"owner": "owner", "status": "active"}, action, "alice",
+            SAMPLE_PRINCIPAL, SAMPLE_CONTEXT,
+        )  # fmt: skip
+        errors = [e for e in self._evaluate(sample).errors if "entities" in e or "context" in e]
+        if errors:
+            problem = errors[0].rsplit(": ", 1)[-1]
+            raise PolicyFileError(
+                schema_path, None, f"does not declare what agent-authz sends (see policies/): {problem}"
+            )
 
     @staticmethod
     def _checked(path: Path, schema_text: str) -> str:

@@ -13,22 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from authz.errors import PolicyError
-from authz.policy.engine import Policies, PolicyInput
+from authz.policy.engine import SAMPLE_CONTEXT, SAMPLE_PRINCIPAL, Policies, PolicyInput
 
-DEFAULT_CONTEXT: dict[str, Any] = {
-    "intent": "account_support",
-    "break_glass": False,
-    "on_behalf_of": "",
-    "delegation_depth": 0,
-    "approvals": 0,
-    "approvers": [],
-    "task_calls": 0,
-    "reversible": True,
-    "hour": 12,
-    "group": "",
-    "group_exists": False,
-    "group_privileged": False,
-}
+DEFAULT_CONTEXT: dict[str, Any] = dict(SAMPLE_CONTEXT)
 AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 
 
@@ -46,13 +33,7 @@ class Outcome:
 
 
 def _input(case: dict[str, Any]) -> PolicyInput:
-    resource = {
-        "exists": True,
-        "kind": "human",
-        "privileged": False,
-        "groups": [],
-        **case.get("resource", {}),
-    }
+    resource = {**SAMPLE_PRINCIPAL, **case.get("resource", {})}
     name = resource.pop("name", "alice")
     return PolicyInput(
         agent=AGENT,

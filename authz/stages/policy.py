@@ -121,7 +121,8 @@ class PolicyStage:
         # Everything Cedar will see, flat: a repeated call costs one tuple and one lookup.
         key = (
             agent.spiffe_id, agent.owner, agent.status.value, action.name, resource,
-            target.exists, target.kind, target.privileged, target.groups, task.intent,
+            target.exists, target.kind, target.privileged, target.groups, target.active, target.roles,
+            task.intent,
             task.on_behalf_of, task.delegation_depth, tuple(approvers), calls,
             action.reversible, now.hour, group.name, group.exists, group.privileged,
         )  # fmt: skip
@@ -137,6 +138,8 @@ class PolicyStage:
                     "kind": target.kind,
                     "privileged": target.privileged,
                     "groups": sorted(target.groups),
+                    "active": target.active,
+                    "roles": sorted(target.roles),
                 },
                 context={
                     "intent": task.intent,

@@ -51,6 +51,8 @@ def test_the_audit_record_of_an_allow_holds_every_field() -> None:
             "kind": "human",
             "privileged": False,
             "groups": ["all", "staff"],
+            "active": True,
+            "roles": [],
         },  # fmt: skip
         "group": {"name": "staff", "exists": True, "privileged": False},
         "actions": None,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from authz.errors import PolicyError
-from authz.policy.engine import Policies, PolicyInput
+from authz.policy.engine import SAMPLE_PRINCIPAL, Policies, PolicyInput
 from authz.policy.testing import DEFAULT_CONTEXT
 
 POLICIES = Path(__file__).resolve().parents[3] / "policies"
@@ -70,7 +70,7 @@ def request(action: str = "user.password.reset", **context: object) -> PolicyInp
         agent_attrs={"owner": "it", "status": "active"},
         action=action,
         principal="svc-backup",
-        principal_attrs={"exists": True, "kind": "service_account", "privileged": False, "groups": []},
+        principal_attrs={**SAMPLE_PRINCIPAL, "kind": "service_account"},
         context={**DEFAULT_CONTEXT, **context},
     )
 

@@ -35,6 +35,8 @@ def test_reads_carry_the_targets_attributes_into_the_audit(tmp_path: Path) -> No
         "kind": "human",
         "privileged": False,
         "groups": ["staff"],
+        "active": True,
+        "roles": [],
     }
 
 

@@ -199,6 +199,8 @@ def test_what_cedar_sees_of_a_membership_change() -> None:
                 "kind": "human",
                 "privileged": False,
                 "groups": ["all", "staff"],
+                "active": True,
+                "roles": [],
             },
             context={
                 "intent": "access_change",
