@@ -81,7 +81,7 @@ class Authorizer:
         if directory is None and settings is not None:
             directory = directory_from(settings)
         self._identity = IdentityStage(config.trust_domains, config.agents, store)
-        self._operation = OperationStage(config.routes, config.max_body_bytes)
+        self._operation = OperationStage(config.routes, config.max_body_bytes, directory)
         self._task = TaskStage(config.tasks, store)
         self._intent = IntentStage(config.intents)
         self._approval = ApprovalStage(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any
 from cryptography import x509
 
 from authz.config.credentials import approvals_section, check_intents, intents_section, tasks_section
+from authz.config.directory import read_directory
 from authz.config.model import (
     Agent,
     AgentStatus,
     AuditConfig,
     Config,
     ConfigError,
-    DirectoryConfig,
     Route,
     ServerConfig,
     TrustDomain,
@@ -25,7 +24,6 @@ from authz.config.model import (
 )
 from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
 from authz.config.table import Table
-from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.errors import PolicyError
 from authz.policy.engine import SCHEMA_FILE, Policies
 from authz.svid.bundle import check_trust_bundle
@@ -58,11 +56,17 @@ def load_config(path: str | Path) -> Config:
         store_path=_store_path(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=approvals_section(top.table("approvals")),
-        directory=_directory(top.table("directory")) if "directory" in top.data else None,
+        directory=read_directory(top.table("directory")) if "directory" in top.data else None,
         **_policy(top.table("policy"), routes),
         warnings=tuple(route_warnings(routes, file) + listen_warnings(server.listen, "server.listen", file)),
     )
     top.done()
+    by_id = next((r for r in routes if r.ids == "directory"), None)
+    if by_id is not None and config.directory is None:
+        raise ConfigError(
+            file, "directory", f'{by_id.describe()} names accounts by the upstream\'s ids (ids = '
+            '"directory"): a [directory] must say whom each id is',
+        )  # fmt: skip
     _check_agents_in_trust_domains(config, file)
     check_intents(config, file)
     return config
@@ -154,47 +158,6 @@ def _check_agents_in_trust_domains(config: Config, file: Path) -> None:
     for i, agent in enumerate(config.agents.values()):
         if parse_spiffe_id(agent.spiffe_id)[0] not in names:
             raise ConfigError(file, f"agents[{i}].spiffe_id", "trust domain is not configured")
-
-
-def _directory(t: Table) -> DirectoryConfig:
-    d = DirectoryConfig("")
-    kind = t.text("kind")
-    if kind not in ("http", "file"):
-        raise t.fail("kind", 'must be "http" or "file"')
-    url = t.opt_str("url") if kind == "http" else None
-    group_url = t.opt_str("group_url") if kind == "http" else None
-    path = t.path("path") if kind == "file" else None
-    if path is not None:
-        try:
-            FileDirectory(path)  # read again by the server; a broken file stops it here
-        except DirectoryFileError as exc:
-            raise t.fail("path", str(exc)) from None
-    for key, value in (("url", url), ("group_url", group_url)):
-        if kind == "http" and (key == "url" or value is not None) and not _lookup_url(value):
-            raise t.fail(key, "must be an http(s) URL containing {name}")
-    rule = t.text("reads_when_unavailable", d.reads_when_unavailable)
-    if rule not in ("deny", "allow"):
-        raise t.fail("reads_when_unavailable", 'must be "deny" or "allow"')
-    unknown = t.text("unknown_targets", d.unknown_targets)
-    if unknown not in ("deny", "allow"):
-        raise t.fail("unknown_targets", 'must be "deny" or "allow"')
-    cfg = DirectoryConfig(
-        kind=kind,
-        url=url,
-        path=path,
-        ttl=t.integer("ttl", d.ttl, minimum=0),
-        timeout_ms=t.integer("timeout_ms", d.timeout_ms),
-        max_concurrency=t.integer("max_concurrency", d.max_concurrency),
-        reads_when_unavailable=rule,
-        group_url=group_url,
-        unknown_targets=unknown,
-    )
-    t.done()
-    return cfg
-
-
-def _lookup_url(url: str | None) -> bool:
-    return url is not None and "{name}" in url and re.match(r"https?://", url) is not None
 
 
 def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:

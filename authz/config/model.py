@@ -90,6 +90,10 @@ DERIVE_READERS = ("attributes", "scim-patch", "scim-bulk")
 #: strings, or OData references (``https://…/directoryObjects/{id}``, Microsoft Graph).
 MEMBER_FORMS = ("value", "string", "odata-id")
 
+#: How a route's paths and bodies name accounts: as tasks do (``names``), or by the upstream's
+#: own ids, which the directory maps to names (``directory``: SCIM ids, Keycloak's UUIDs).
+ID_SCHEMES = ("names", "directory")
+
 
 @dataclass(frozen=True)
 class AttributeRule:
@@ -131,6 +135,7 @@ class Route:
     derive: Derive | None = None  # operations read from the body
     refuse: str | None = None  # matched only to be refused, with this reason (``PUT`` full replaces…)
     pack: str | None = None  # the route pack it comes from
+    ids: str = "names"  # one of ID_SCHEMES
     line: int | None = field(default=None, compare=False)  # where the route is in its file
 
     @property
@@ -209,8 +214,8 @@ class ApprovalsConfig:
 class DirectoryConfig:
     """Where live attributes of target principals come from (stage 7)."""
 
-    kind: str  # "http" | "file"
-    url: str | None = None  # http: with {name}
+    kind: str  # "http" | "file" | "scim"
+    url: str | None = None  # http: with {name}; scim: the SCIM base URL
     path: Path | None = None  # file: {"principals": {name: entry}}
     ttl: int = 30
     timeout_ms: int = 500
@@ -218,6 +223,10 @@ class DirectoryConfig:
     reads_when_unavailable: str = "deny"  # the pre-approved degraded rule for reads: deny | allow
     group_url: str | None = None  # http: group lookups, with {name}
     unknown_targets: str = "deny"  # changes to a principal or group the directory does not know
+    token: str | None = field(default=None, repr=False)  # scim: bearer token (from token_file)
+    service_types: tuple[str, ...] = ()  # scim: userTypes of service accounts (default: SERVICE_TYPES)
+    privileged_roles: tuple[str, ...] = ("*",)  # scim: globs of roles that make an account privileged
+    privileged_groups: tuple[str, ...] = ()  # scim: globs of privileged groups' displayNames
 
 
 @dataclass(frozen=True)

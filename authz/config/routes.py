@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from authz.config.derive import read_derive, read_operation
-from authz.config.model import JSON_SCALARS, METHODS, JsonType, Route
+from authz.config.model import ID_SCHEMES, JSON_SCALARS, METHODS, JsonType, Route
 from authz.config.packs import Inclusion, inclusions
 from authz.config.table import Table, route_lines
 from authz.names import NameRule, fold, key_skeleton
@@ -62,10 +62,18 @@ def _pack_routes(inclusion: Inclusion, default_names: NameRule) -> list[tuple[st
     for i, t in enumerate(pack.routes):
         data = dict(t.data)
         data["path"] = inclusion.prefix + str(data.get("path", ""))
+        data.setdefault("ids", inclusion.ids or pack.ids)
         line = pack.lines[i] if i < len(pack.lines) else None
         route = replace(_route(Table(pack.file, t.prefix, data), rule, line), pack=pack.name)
         found.append((_where(pack.file, i, route), route))
     return found
+
+
+def _ids(t: Table) -> str:
+    value = t.text("ids", "names")
+    if value not in ID_SCHEMES:
+        raise t.fail("ids", f"must be one of {', '.join(ID_SCHEMES)}")
+    return str(value)
 
 
 def _check_classes(top: Table, routes: tuple[Route, ...]) -> None:
@@ -133,6 +141,7 @@ def _route(t: Table, default_names: NameRule, line: int | None) -> Route:
         derive=derive,
         refuse=refuse,
         line=line,
+        ids=_ids(t),
     )
     t.data.pop("body", None)
     _check_binding_keys(t, route)

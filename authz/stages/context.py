@@ -21,6 +21,7 @@ from authz.config import DirectoryConfig
 from authz.directory import AmbiguousName, Directory, DirectoryUnavailable, Group, Principal
 from authz.directory.file import FileDirectory
 from authz.directory.http import HttpDirectory
+from authz.directory.scim import SERVICE_TYPES, ScimDirectory, ScimRules
 from authz.model import Context, Operation
 from authz.names import NameRule
 from authz.reasons import Denied, Reason
@@ -33,6 +34,18 @@ def directory_from(config: DirectoryConfig) -> Directory:
         assert config.path is not None
         return FileDirectory(config.path)
     assert config.url is not None
+    if config.kind == "scim":
+        rules = ScimRules(
+            config.service_types or SERVICE_TYPES, config.privileged_roles, config.privileged_groups
+        )
+        return ScimDirectory(
+            config.url,
+            token=config.token,
+            rules=rules,
+            ttl=config.ttl,
+            timeout=config.timeout_ms / 1000,
+            max_concurrency=config.max_concurrency,
+        )
     return HttpDirectory(
         config.url,
         group_url=config.group_url,

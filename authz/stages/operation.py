@@ -26,12 +26,14 @@ from urllib.parse import unquote
 
 from authz.cache import BoundedCache
 from authz.config import Route
+from authz.directory import Directory
 from authz.headers import REWRITING_HEADERS
 from authz.model import Operation
 from authz.names import fold, key_skeleton
 from authz.reasons import Denied, Reason
 from authz.stages.body import BodyReader, check_content_type
 from authz.stages.derive import Classifier, derive
+from authz.stages.ids import AccountIds
 
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # RFC 3986 pchar, minus ';' (path parameters) — anything else in a raw path is refused.
@@ -54,7 +56,9 @@ def check_rewriting_headers(headers: Mapping[str, str]) -> None:
 
 
 class OperationStage:
-    def __init__(self, routes: tuple[Route, ...], max_body_bytes: int) -> None:
+    def __init__(
+        self, routes: tuple[Route, ...], max_body_bytes: int, directory: Directory | None = None
+    ) -> None:
         self._routes: dict[tuple[str, int], list[Route]] = {}
         for route in routes:
             self._routes.setdefault((route.method, len(route.segments)), []).append(route)
@@ -62,16 +66,18 @@ class OperationStage:
         self._classifiers = {route: Classifier(route) for route in routes if route.derive is not None}
         self._max_body_bytes = max_body_bytes
         self._memo: BoundedCache[tuple[str, str], Operation] = BoundedCache(_MEMO_LIMIT)
+        self._ids = AccountIds(directory)
 
     def resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
+        """What the request does, to whom (by name: ``ids.py`` asks the directory about ids)."""
         check_rewriting_headers(headers)
         if body:
-            return self._resolve(method, path, headers, body)
+            return self._ids.named(self._resolve(method, path, headers, body))
         operation = self._memo.get((method, path))
         if operation is None:
             operation = self._resolve(method, path, headers, body)  # a refusal raises: not remembered
             self._memo.put((method, path), operation)
-        return operation
+        return self._ids.named(operation)  # after the memo: the directory's answers expire
 
     def _resolve(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Operation:
         if not _METHOD.fullmatch(method):
