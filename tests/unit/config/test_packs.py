@@ -73,8 +73,40 @@ def test_attack_the_same_pack_twice_under_one_prefix_shadows(config_path: Path) 
         load_config(including(config_path, 'name = "scim2"\nprefix = "/SCIM"'))  # a folding upstream
 
 
-@pytest.mark.parametrize("name", PACKS[:1])
+@pytest.mark.parametrize("name", PACKS)
 def test_every_shipped_pack_says_where_it_was_checked_and_what_it_leaves_out(name: str) -> None:
     pack = load_pack(name)
     assert pack.description and pack.source and pack.not_covered
     assert len(pack.lines) == len(pack.routes)
+
+
+def test_every_shipped_pack_joins_one_table_beside_the_others(config_path: Path) -> None:
+    for name in PACKS:
+        including(config_path, f'name = "{name}"\nprefix = "/{name}"')
+    config = load_config(config_path)
+    assert {r.pack for r in config.routes} == {None, *PACKS}
+    assert {r.ids for r in config.routes if r.pack} == {"directory"}  # every pack names by the upstream's ids
+
+
+def test_the_config_may_say_the_upstream_names_accounts_as_tasks_do(config_path: Path) -> None:
+    config = load_config(including(config_path, 'name = "scim2"\nprefix = "/scim"\nids = "names"'))
+    assert {r.ids for r in config.routes} == {"names"}
+
+
+def test_a_pack_that_names_accounts_by_ids_needs_a_directory(config_path: Path) -> None:
+    text = config_path.read_text()
+    start = text.index("[directory]")
+    end = text.index("\n[", start + 1)
+    without = text[:start] + text[end + 1 :]
+    config_path.write_text(without)
+    assert load_config(config_path).directory is None  # the config itself is fine without one
+    with pytest.raises(ConfigError, match=r'ids = "directory"\): a \[directory\] must say whom each id is'):
+        load_config(including(config_path, 'name = "scim2"\nprefix = "/scim"'))
+    config_path.write_text(without)
+    load_config(including(config_path, 'name = "keycloak"\nprefix = "/kc"\nids = "names"'))
+
+
+def test_an_unknown_id_scheme_is_refused(config_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be one of") as info:
+        load_config(including(config_path, 'name = "scim2"\nprefix = "/scim"\nids = "uuid"'))
+    assert info.value.key == "packs[0].ids"
