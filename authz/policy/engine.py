@@ -148,7 +148,27 @@ class Policies:
         meta = cls._annotations(combined)
         policies = cls(cedarpy.PolicySet.from_str(combined), schema, meta, files, schema_text)
         policies._check_inputs(schema_path, next(iter(actions or {}), None))
+        policies._check_classes(schema_path, actions or {})
         return policies
+
+    def _check_classes(self, schema_path: Path, actions: Mapping[str, str]) -> None:
+        """Each operation is in its class's action group, as the route table says: a schema that
+        declares it in another would let class-wide policies judge it as something else."""
+        for op_class in sorted(set(actions.values())):
+            probe = Policies(
+                cedarpy.PolicySet.from_str(f"permit (principal, action in Action::{json.dumps(op_class)}, resource);"),
+                self._schema, [_Meta("probe", None)], [], self._schema_text,
+            )  # fmt: skip
+            for action in sorted(a for a, c in actions.items() if c == op_class):
+                sample = PolicyInput(
+                    "spiffe://example.org/agent", {"owner": "owner", "status": "active"}, action, "alice",
+                    SAMPLE_PRINCIPAL, SAMPLE_CONTEXT,
+                )  # fmt: skip
+                if not probe._evaluate(sample).allowed:
+                    raise PolicyFileError(
+                        schema_path, None, f"declares {action} outside the action group {op_class}, "
+                        f"the class the route table gives it",
+                    )  # fmt: skip
 
     def _check_inputs(self, schema_path: Path, action: str | None) -> None:
         """The schema declares every attribute the pipeline sends (an upgrade adds some)."""

@@ -210,14 +210,7 @@ def test_config_check_warns_of_a_change_classed_read_or_write(
     text = config_path.read_text()
     config_path.write_text(text.replace('"user.read", "user.password.reset"', '"user.read"', 1))
     with_route(config_path, route + '\nprincipal = { path_param = "user" }', ahead=False)
-    schema = config_path.parent / "policies" / "schema.cedarschema"
-    for action in ("user.secret.set", "user.update", "user.touch"):
-        schema.write_text(
-            schema.read_text()
-            + f'action "{action}" in ["write"] appliesTo {{ principal: [Agent], resource: [Principal], '
-            "context: RequestContext };\n"
-        )
-    result = config_check(config_path)
+    result = config_check(config_path)  # the operation is declared in its route's class
     assert result.returncode == 0, result.stderr
     assert "warning:" in result.stderr and word in result.stderr
 

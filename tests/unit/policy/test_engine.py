@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import make_world
 
+from authz.config import load_config
+from authz.config.packs import PACKS
 from authz.errors import PolicyError
 from authz.policy.engine import SAMPLE_PRINCIPAL, Policies, PolicyInput
 from authz.policy.testing import DEFAULT_CONTEXT
@@ -117,3 +120,54 @@ def test_verdicts_are_remembered_per_distinct_input(folder: Path, monkeypatch: p
     first = policies.decide(request(approvals=1, reversible=False))
     assert policies.decide(request(approvals=1, reversible=False)) == first and len(evaluations) == 1
     policies.decide(request(approvals=2, reversible=False))  # another input: evaluated
+
+
+def test_a_schema_that_puts_an_operation_in_another_class_is_refused(folder: Path) -> None:
+    """Class-wide policies judge an operation by its action group: the schema's must be the
+    route table's class, or a credential change could be judged as a write."""
+    schema = folder / "schema.cedarschema"
+    schema.write_text(
+        schema.read_text()
+        + 'action "user.touch" in ["write"] appliesTo { principal: [Agent], resource: [Principal], '
+        "context: RequestContext };\n"
+    )
+    Policies.load(folder, {"user.touch": "write"})
+    with pytest.raises(PolicyError, match="declares user.touch outside the action group credential_change"):
+        Policies.load(folder, {"user.touch": "credential_change"})
+    with pytest.raises(PolicyError, match="declares user.password.reset outside the action group write"):
+        Policies.load(folder, {"user.password.reset": "write"})
+
+
+def pack_operations(tmp_path: Path) -> dict[str, str]:
+    """Every operation of every shipped route pack, with its class, as a config reads them."""
+    path = make_world(tmp_path / "world").config_path
+    packs = "".join(f'\n[[packs]]\nname = "{n}"\nprefix = "/{n}"\n' for n in PACKS)
+    path.write_text(path.read_text() + packs)
+    config = load_config(path)
+    ops = {r.operation for r in config.routes if r.pack}
+    ops |= {rule.operation for r in config.routes if r.pack and r.derive for rule in r.derive.rules}
+    return {op: config.actions[op] for op in ops}
+
+
+def test_no_packs_sign_in_credential_of_a_service_account_is_changed(folder: Path, tmp_path: Path) -> None:
+    """The machine-identity forbid covers every API: each pack operation that changes or hands out
+    what a user account signs in with (every credential change or key export on a user but an
+    API key's rotation) is in the schema's sign_in_credential group."""
+    operations = pack_operations(tmp_path)
+    policies = Policies.load(folder, operations)
+    sign_in = sorted(
+        op for op, op_class in operations.items()
+        if op.startswith("user.") and op_class in ("credential_change", "key_export")
+    )  # fmt: skip
+    assert len(sign_in) > 40  # every pack's, not an empty list
+    allowed = [op for op in sign_in if policies.decide(request(op, approvals=2, reversible=False)).allowed]
+    assert allowed == []
+    reasons = {policies.decide(request(op, approvals=2, reversible=False)).reason for op in sign_in}
+    assert reasons == {"machine_identity_recovery"}
+    human = {**SAMPLE_PRINCIPAL, "kind": "human"}
+    person = [op for op in sign_in if policies.decide(
+        PolicyInput(**{**request(op, approvals=2, reversible=False).__dict__, "principal_attrs": human})
+    ).allowed]  # fmt: skip
+    assert person == sign_in  # the forbid is about machines: a person's is allowed with approvals
+    rotate = policies.decide(request("user.api_key.rotate", approvals=1, reversible=False))
+    assert rotate.allowed
