@@ -138,9 +138,10 @@ def intents_section(top: Table) -> Mapping[str, Intent]:
 
 
 def check_intents(config: Config, file: Path) -> None:
-    operations = {r.operation for r in config.routes}
+    operations = set(config.actions)  # routes' operations and those their rules read from bodies
     for i, intent in enumerate(config.intents.values()):
         if unknown := sorted(intent.operations - operations):
-            raise ConfigError(file, f"intents[{i}].operations", f"no route has operation(s) {unknown}")
+            problem = f"no route or attribute rule has operation(s) {unknown}"
+            raise ConfigError(file, f"intents[{i}].operations", problem)
         if unknown := sorted(intent.agents - set(config.agents)):
             raise ConfigError(file, f"intents[{i}].agents", f"not registered: {unknown}")

@@ -155,10 +155,10 @@ class Policies:
         """Each operation is in its class's action group, as the route table says: a schema that
         declares it in another would let class-wide policies judge it as something else."""
         for op_class in sorted(set(actions.values())):
+            text = f"permit (principal, action in Action::{json.dumps(op_class)}, resource);"
             probe = Policies(
-                cedarpy.PolicySet.from_str(f"permit (principal, action in Action::{json.dumps(op_class)}, resource);"),
-                self._schema, [_Meta("probe", None)], [], self._schema_text,
-            )  # fmt: skip
+                cedarpy.PolicySet.from_str(text), self._schema, [_Meta("probe", None)], [], self._schema_text
+            )
             for action in sorted(a for a, c in actions.items() if c == op_class):
                 sample = PolicyInput(
                     "spiffe://example.org/agent", {"owner": "owner", "status": "active"}, action, "alice",

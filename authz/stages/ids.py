@@ -3,10 +3,11 @@
 A route with ``ids = "directory"`` (a SCIM server's ``/Users/{id}``, Keycloak's user UUIDs,
 Graph's object ids) names its principals by the upstream's ids, while tasks, approvals and
 policies name accounts by name. The directory says which account an id is: every action's
-target becomes that account's canonical name (under the route's name rule), and every later
-stage sees it. An id the directory does not know stays as written: no task names it, so stage
-4 refuses it. When the directory cannot answer, nobody can say whom the request touches: it is
-refused (``context_unavailable``), reads included; a name that only folds onto an account is
+target becomes that account's canonical name (under the route's name rule), every group the
+group's (its displayName, for ``/Groups/{id}``), and every later stage sees them. An id the
+directory does not know stays as written: no task names it, so stage 4 refuses it. When the
+directory cannot answer, nobody can say whom the request touches: it is refused
+(``context_unavailable``), reads included; a name that only folds onto an account is
 ``target_ambiguous``.
 """
 
@@ -26,23 +27,40 @@ class AccountIds:
         self._directory = directory
 
     def named(self, operation: Operation) -> Operation:
-        """``operation`` with each target the account the directory says it is."""
-        if operation.route.ids != "directory" or self._directory is None:
+        """``operation`` with each target the account the directory says it is, and each group
+        the group it says (a route whose principal is the group itself: ``/Groups/{id}``)."""
+        route = operation.route
+        if route.ids != "directory" or self._directory is None:
             return operation
-        names = {target: self._name(target, operation) for target in operation.targets}
-        if all(name == target for target, name in names.items()):
+        group_param = route.group_param
+        own = None  # the group itself, when it is the route's principal (``/Groups/{id}``)
+        if group_param is not None and group_param == route.principal_param:
+            own = operation.params.get(group_param)
+        groups = {a.group for a in operation.actions if a.group is not None} | ({own} - {None})
+        names = {t: self._name(t, operation, group=False) for t in operation.targets if t != own}
+        names |= {g: self._name(g, operation, group=True) for g in groups if g is not None}
+        if all(name == written for written, name in names.items()):
             return operation
-        actions = tuple(replace(a, target=names[a.target]) for a in operation.actions)
-        return Operation(operation.route, actions[0].target, operation.params, actions)
+        params = dict(operation.params)
+        if group_param is not None and group_param in params:
+            params[group_param] = names.get(params[group_param], params[group_param])
+        if not operation.derived:  # a route's one action stays one: ``derived`` is () for it
+            return Operation(route, names[operation.target], params)
+        actions = tuple(
+            replace(a, target=names[a.target], group=None if a.group is None else names[a.group])
+            for a in operation.actions
+        )
+        return Operation(route, actions[0].target, params, actions)
 
-    def _name(self, target: str, operation: Operation) -> str:
+    def _name(self, written: str, operation: Operation, *, group: bool) -> str:
         assert self._directory is not None
+        rule = operation.route.names
         try:
-            principal = self._directory.lookup(target, operation.route.names)
+            entry = (self._directory.lookup_group if group else self._directory.lookup)(written, rule)
         except AmbiguousName as exc:
-            message = f"the request names no account unambiguously: {exc}"
+            message = f"the request names no {'group' if group else 'account'} unambiguously: {exc}"
             raise Denied(Reason.TARGET_AMBIGUOUS, message) from None
         except DirectoryUnavailable as exc:
-            message = f"the directory cannot say whom {target!r} is: {exc}"
+            message = f"the directory cannot say what {written!r} is: {exc}"
             raise Denied(Reason.CONTEXT_UNAVAILABLE, message) from None
-        return principal.name if principal.exists else target
+        return entry.name if entry.exists else written

@@ -110,3 +110,17 @@ def test_an_unknown_id_scheme_is_refused(config_path: Path) -> None:
     with pytest.raises(ConfigError, match="must be one of") as info:
         load_config(including(config_path, 'name = "scim2"\nprefix = "/scim"\nids = "uuid"'))
     assert info.value.key == "packs[0].ids"
+
+
+def test_an_intent_may_permit_an_operation_read_from_the_body(config_path: Path) -> None:
+    """A SCIM password set is an attribute rule's operation, not a route's: intents can name it."""
+    intent = (
+        '\n[[intents]]\nid = "scim_recovery"\ndescription = "SCIM password set"\n'
+        'operations = ["user.read", "user.password.set"]\n'
+        'agents = ["spiffe://agents.example.org/agent/helpdesk-bot"]\n'
+    )
+    config_path.write_text(config_path.read_text() + intent)
+    with pytest.raises(ConfigError, match=r"no route or attribute rule has operation\(s\) \['user.password"):
+        load_config(config_path)
+    config = load_config(including(config_path, 'name = "scim2"\nprefix = "/scim/v2"'))
+    assert "user.password.set" in config.intents["scim_recovery"].operations
