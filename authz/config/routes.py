@@ -89,7 +89,8 @@ def _check_classes(top: Table, routes: tuple[Route, ...]) -> None:
 
 
 def _where(file: Path, index: int, route: Route) -> str:
-    line = f"{file.name}:{route.line}" if route.line else file.name
+    name = f"{route.pack}.toml" if route.pack else file.name  # a pack's line is in its own file
+    line = f"{name}:{route.line}" if route.line else name
     return f"routes[{index}] ({line}) {route.describe()}"
 
 
@@ -256,8 +257,8 @@ _CHANGE_VERBS = re.compile(r"reset|rotate|grant|revoke|suspend|disable|enable|as
 def route_warnings(routes: tuple[Route, ...], file: Path) -> list[str]:
     warnings = []
     for i, route in enumerate(routes):
-        if route.op_class not in ("read", "write"):
-            continue
+        if route.op_class not in ("read", "write") or route.refuse or route.derive or route.pack:
+            continue  # refused; its body's attributes decide; a shipped pack's, classed and tested
         text = f"{route.path} {route.operation}"
         pattern = _CHANGE_VERBS if route.method in ("GET", "HEAD") else _CHANGE_WORDS
         words = sorted({m.group(0).lower() for m in pattern.finditer(text)})

@@ -86,6 +86,7 @@ def test_every_shipped_pack_joins_one_table_beside_the_others(config_path: Path)
     config = load_config(config_path)
     assert {r.pack for r in config.routes} == {None, *PACKS}
     assert {r.ids for r in config.routes if r.pack} == {"directory"}  # every pack names by the upstream's ids
+    assert config.warnings == ()  # a shipped pack's classes are reviewed: no "is it a change?" noise
 
 
 def test_the_config_may_say_the_upstream_names_accounts_as_tasks_do(config_path: Path) -> None:
