@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cryptography import x509
 
@@ -79,7 +79,7 @@ class Stack:
         *,
         lenient: str = "strict",
         names: str = "exact",
-    ) -> Stack:
+    ) -> Self:
         """Files only (PKI, keys, policies, config); ``start()`` starts the processes. ``lenient``:
         how the sample API reads requests (``agent-authz sample-api --lenient``); ``names``:
         agent-authz's ``[upstream] names``."""

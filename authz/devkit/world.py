@@ -74,6 +74,52 @@ def demo_config(
     return text
 
 
+#: The intents a SCIM stack adds to the demo's (``scim_config``): its operations are the scim2
+#: pack's, some read from PATCH bodies (``user.password.set``, ``user.disable``).
+SCIM_INTENTS = """
+[[intents]]
+id = "scim_support"
+description = "Look up SCIM users and groups to answer a ticket"
+operations = ["user.read", "group.read"]
+agents = ["spiffe://agents.example.org/agent/helpdesk-bot", "spiffe://agents.example.org/agent/audit-bot"]
+
+[[intents]]
+id = "scim_recovery"
+description = "Set a locked-out user's password over SCIM"
+operations = ["user.read", "user.password.set"]
+agents = ["spiffe://agents.example.org/agent/helpdesk-bot"]
+
+[[intents]]
+id = "scim_offboarding"
+description = "Disable a leaver's account over SCIM"
+operations = ["user.read", "user.disable"]
+agents = ["spiffe://agents.example.org/agent/helpdesk-bot"]
+
+[[intents]]
+id = "scim_emergency_access"
+description = "Break-glass: add someone to a group during an incident"
+operations = ["group.member.add"]
+agents = ["spiffe://agents.example.org/agent/helpdesk-bot"]
+break_glass = true
+"""
+
+
+def scim_config(base_url: str, base_path: str, token_file: str) -> str:
+    """The demo config in front of a SCIM server: the ``scim2`` pack under ``base_path``, the
+    directory read from the server at ``base_url`` with the bearer token in ``token_file``
+    (groups named ``*-admins`` privileged), the SCIM intents, and erik cleared for plain writes
+    (a disable is one, and every change needs an approver)."""
+    text = demo_config()
+    http = f'kind = "http"\nurl = "{DEMO_DIRECTORY_URL}"\ngroup_url = "{DEMO_GROUPS_URL}"'
+    erik = 'public_key = "keys/approver-erik.pub"\nclasses = ["credential_change", "privilege_change"]'
+    if http not in text or erik not in text:
+        raise WorldError("the demo config's [directory] or approver erik is not the expected one")
+    scim = f'kind = "scim"\nurl = "{base_url}"\ntoken_file = "{token_file}"\nprivileged_groups = ["*-admins"]'
+    writer = erik.replace('"privilege_change"]', '"privilege_change", "write"]')
+    text = text.replace(http, scim).replace(erik, writer)
+    return text + SCIM_INTENTS + f'\n[[packs]]\nname = "scim2"\nprefix = "{base_path}"\n'
+
+
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
