@@ -8,13 +8,15 @@ every user. Its canonical name is its userName; its id, externalId and email add
 other names (separation of duties compares them all). Groups likewise by id or displayName.
 
 What the policy sees: ``active``; ``roles`` (their values); ``groups`` (displayNames, from the
-User's ``groups`` or, for servers that do not compute it, the Groups whose members name it);
-``kind`` service_account when ``userType`` is one of ``service_types``; ``privileged`` when a
-role or a group matches ``privileged_roles`` / ``privileged_groups`` (globs, folded).
+User's ``groups`` or, for servers that do not compute it or give no ``display``, the Groups
+whose members name it); ``kind`` service_account when ``userType`` is one of ``service_types``;
+``privileged`` when a role or a group matches ``privileged_roles`` / ``privileged_groups``
+(globs, folded).
 
 Cache, timeout, concurrency and failures are the HTTP provider's (``lookups.py``). A list the
 server cut short (``totalResults`` above what it returned) without the name in it cannot say
-"unknown": it is ``DirectoryUnavailable``.
+"unknown", nor can a cut-short Groups list say which groups a user is in: both are
+``DirectoryUnavailable``.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ class ScimDirectory:
         return listed
 
     def _principal(self, user: Mapping[str, Any]) -> Principal:
-        groups = _displays(user["groups"]) if "groups" in user else self._groups_of(user)
+        groups = _displays(user["groups"]) if "groups" in user else None
+        if groups is None:  # not computed, or without displayNames: the Groups naming the user
+            groups = self._groups_of(user)
         roles = frozenset(_values(user.get("roles")))
         user_type = user.get("userType")
         machine = isinstance(user_type, str) and self._rules.is_machine(user_type)
@@ -138,9 +142,9 @@ class ScimDirectory:
         ident, name = user["id"], user["userName"]
         query = urlencode({"filter": f'members.value eq "{_quoted(ident)}"'}, quote_via=quote)
         groups, complete = self._list(f"{self._base}/Groups?{query}", "displayName")
-        mine = [g for g in groups if {ident, name} & set(_values(g.get("members")))]
-        if not complete and not mine:
+        if not complete:  # a group left out may be a privileged one
             raise DirectoryUnavailable("the SCIM server cut its Groups list short")
+        mine = [g for g in groups if {ident, name} & set(_values(g.get("members")))]
         return frozenset(g["displayName"] for g in mine)
 
 
@@ -189,7 +193,12 @@ def _values(items: Any) -> list[str]:
     return [i["value"] for i in items if isinstance(i.get("value"), str)]
 
 
-def _displays(items: Sequence[Any]) -> frozenset[str]:
+def _displays(items: Sequence[Any]) -> frozenset[str] | None:
+    """The displayNames of a User's ``groups``; None when one has no ``display`` (optional, RFC
+    7643 §4.1.2): its ``value`` is an id, which no ``privileged_groups`` glob would match."""
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise DirectoryUnavailable("a SCIM User's groups that are not a list of objects")
-    return frozenset(str(i.get("display") or i.get("value")) for i in items)
+    names = [i.get("display") for i in items]
+    if not all(isinstance(n, str) and n for n in names):
+        return None
+    return frozenset(names)
