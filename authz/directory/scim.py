@@ -4,8 +4,10 @@ The principal a name or id refers to is the User that ``GET /Users/{name}`` answ
 is a server id, or a userName on servers that take one there, like Canaille) or else the one
 whose userName is the name: ``GET /Users?filter=userName eq "…"``, matched again here, folded
 (RFC 7643 §4.1: userName is case-insensitive), because some servers ignore filters and answer
-every user. Its canonical name is its userName; its id, externalId and email addresses are its
-other names (separation of duties compares them all). Groups likewise by id or displayName.
+every user; a name with an ``@`` that is no userName is looked up as an e-mail address
+(``emails.value eq``, matched here too: approvers and on-behalf-of users are often named so).
+Its canonical name is its userName; its id, externalId and email addresses are its other names
+(separation of duties compares them all). Groups likewise by id or displayName.
 
 What the policy sees: ``active``; ``roles`` (their values); ``groups`` (displayNames, from the
 User's ``groups`` or, for servers that do not compute it or give no ``display``, the Groups
@@ -82,7 +84,21 @@ class ScimDirectory:
 
     def lookup(self, name: str, rule: NameRule = NameRule.EXACT) -> Principal:
         user = self._find("Users", "userName", name, rule)
+        if user is None and "@" in name:  # an approver's or on-behalf-of user's e-mail address
+            user = self._by_email(name)
         return Principal(name, exists=False) if user is None else self._principal(user)
+
+    def _by_email(self, address: str) -> dict[str, Any] | None:
+        """The one User with this e-mail address (compared folded: SCIM's emails.value is not
+        caseExact); two are ambiguous."""
+        query = urlencode({"filter": f'emails.value eq "{_quoted(address)}"'}, quote_via=quote)
+        users, complete = self._list(f"{self._base}/Users?{query}", "userName")
+        mine = [u for u in users if fold(address) in {fold(e) for e in _values(u.get("emails"))}]
+        if not mine and not complete:
+            raise DirectoryUnavailable(f"the SCIM server cut its Users list short without {address!r}")
+        if len(mine) > 1:
+            raise AmbiguousName(address, [u["userName"] for u in mine])
+        return dict(mine[0]) if mine else None
 
     def lookup_group(self, name: str, rule: NameRule = NameRule.EXACT) -> Group:
         group = self._find("Groups", "displayName", name, rule)

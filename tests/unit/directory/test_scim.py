@@ -75,12 +75,13 @@ def test_a_case_variant_names_the_user_only_under_a_folding_rule(scim: Scim) -> 
     assert d.lookup("Alice", NameRule.CASE_INSENSITIVE).aliases == d.lookup("alice").aliases
 
 
-def test_an_email_is_an_alias_of_the_user_not_a_name_to_look_up(scim: Scim) -> None:
+def test_an_email_address_finds_its_user(scim: Scim) -> None:
     d = scim.directory()
     assert "alice@example.org" in d.lookup("alice").aliases
-    # Only ids and userNames are looked up (GET /Users/{name}, then userName eq): requests name
-    # accounts by those, and an email is one more name for separation of duties to compare.
-    assert d.lookup("alice@example.org") == Principal("alice@example.org", exists=False)
+    # Approvers and on-behalf-of users are often named by e-mail: the userName is its name.
+    assert d.lookup("alice@example.org") == d.lookup("alice")
+    assert d.lookup("ALICE@Example.org") == d.lookup("alice")  # emails.value is not caseExact
+    assert d.lookup("nobody@example.org") == Principal("nobody@example.org", exists=False)
 
 
 def test_unknown_names_are_not_in_the_directory(scim: Scim) -> None:
@@ -296,6 +297,19 @@ def test_two_users_folding_to_one_name_are_ambiguous(stub: Stub) -> None:
             d.lookup(name, rule)
         assert info.value.candidates == ["Dana", "dana"]
     assert d.lookup("dan").name == "dan"
+
+
+def test_an_email_address_two_users_share_is_ambiguous(stub: Stub) -> None:
+    # The stub ignores filters: the listing is matched here, by e-mail value only.
+    shared = [{"value": "Help@example.org"}]
+    stub.answer("/Users", *listing(user("ann", emails=shared), user("bo", emails=shared), user("cy")))
+    with pytest.raises(AmbiguousName) as info:
+        ScimDirectory(stub.url).lookup("help@example.org")
+    assert info.value.candidates == ["ann", "bo"]
+    assert 'emails.value eq "help@example.org"' in stub.filters()
+    stub.answer("/Users", *listing(user("ann"), total=5))  # cut short without it: cannot say
+    with pytest.raises(DirectoryUnavailable):
+        ScimDirectory(stub.url).lookup("help@example.org")
 
 
 def test_a_server_that_folds_ids_is_held_to_the_rule(stub: Stub) -> None:
