@@ -30,7 +30,15 @@ def sample_api(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from authz.demo.run import run_demo
 
-    return run_demo(json_path=Path(args.json) if args.json else None, hold=args.hold)
+    json_path = Path(args.json) if args.json else None
+    if args.api == "scim":
+        if args.hold:
+            print("--hold runs the sample API's demo only", file=sys.stderr)
+            return 2
+        from authz.demo.run import run_scim_demo
+
+        return run_scim_demo(args.scim_server, json_path)
+    return run_demo(json_path=json_path, hold=args.hold)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,4 +62,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("demo", help="run the scripted demo through a real Envoy over mTLS")
     p.add_argument("--json", help="also write the results to this file as a JSON list")
     p.add_argument("--hold", action="store_true", help="keep the stack up until Ctrl-C")
+    p.add_argument(
+        "--api", choices=("sample", "scim"), default="sample",
+        help="the API behind Envoy: the sample IAM API (default), or a real SCIM server",
+    )  # fmt: skip
+    p.add_argument(
+        "--scim-server", choices=("scim2-server", "canaille"), default="scim2-server",
+        help="with --api scim: which SCIM server (canaille needs `make`'s .venv-canaille)",
+    )  # fmt: skip
     p.set_defaults(func=demo)

@@ -36,6 +36,28 @@ def run_demo(json_path: Path | None = None, hold: bool = False) -> int:
         stack.stop()
         if not hold:
             shutil.rmtree(workdir, ignore_errors=True)
+    return _summary(outcomes, json_path)
+
+
+def run_scim_demo(server: str, json_path: Path | None = None) -> int:
+    """The SCIM scenarios in front of a real SCIM server (``authz/demo/scenarios/scim.py``)."""
+    from authz.demo.scenarios.scim import run_scim
+    from authz.demo.scim_stack import ScimStack
+
+    workdir = Path(tempfile.mkdtemp(prefix="agent-authz-demo-scim-"))
+    stack = ScimStack.create_scim(workdir, server)
+    try:
+        print(f"starting {server}, agent-authz and Envoy in {workdir} ...", flush=True)
+        stack.start()
+        print(f"\n     {'scenario':<58} {'expected':<28} {'got':<22} reason")
+        outcomes = run_scim(stack, progress=lambda o: print(_row(o), flush=True))
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return _summary(outcomes, json_path)
+
+
+def _summary(outcomes: list[Outcome], json_path: Path | None) -> int:
     if json_path is not None:
         write_json(json_path, outcomes)
     failed = [o for o in outcomes if not o.ok]

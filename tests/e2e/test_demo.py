@@ -114,3 +114,28 @@ def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_demo_in_front_of_a_real_scim_server(tmp_path: Path) -> None:
+    """`agent-authz demo --api scim`: every scenario as expected, the server's own state last."""
+    out = tmp_path / "scim.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "authz", "demo", "--api", "scim", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcomes = json.loads(out.read_text())
+    assert outcomes and all(o["ok"] for o in outcomes)
+    assert sum(o["status"] == "executed" for o in outcomes) == 4  # read, password, disable, grant
+    attacks = [o for o in outcomes if o["scenario"].startswith("SCIM attack:")]
+    assert len(attacks) == 5 and all(o["status"] == 403 for o in attacks)  # not "state changed"
+    states = [o for o in outcomes if o["scenario"].startswith("SCIM server state:")]
+    assert len(states) == 5 and all(o["status"] == "yes" for o in states)
+
+
+def test_demo_refuses_hold_with_the_scim_api() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "authz", "demo", "--api", "scim", "--hold"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--hold" in result.stderr
