@@ -17,7 +17,6 @@ from authz.config.table import Table, string_list
 from authz.directory.file import DirectoryFileError, FileDirectory
 
 KINDS = ("http", "file", "scim")
-_SCIM_ONLY = ("token_file", "service_types", "privileged_roles", "privileged_groups")
 
 
 def read_directory(t: Table) -> DirectoryConfig:
@@ -74,8 +73,12 @@ def _scim(t: Table) -> dict[str, Any]:
         out["token"] = token
     if "token" in t.data:
         raise t.fail("token", "a token is never inline: put it in token_file")
-    for key in _SCIM_ONLY[1:]:
-        if key in t.data:
+    if "service_types" in t.data:
+        out["service_types"] = tuple(string_list(t, "service_types"))
+    for key in ("privileged_roles", "privileged_groups"):
+        if t.data.get(key) == []:  # none is privileged
+            out[key] = tuple(t._take(key, list, []))
+        elif key in t.data:
             out[key] = tuple(string_list(t, key))
     return out
 

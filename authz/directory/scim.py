@@ -118,8 +118,9 @@ class ScimDirectory:
         query = urlencode({"filter": f'{key} eq "{_quoted(name)}"'}, quote_via=quote)
         resources, complete = self._list(f"{self._base}/{kind}?{query}", key)
         same = [r for r in resources if answers_to((r[key],), name, NameRule.CASE_INSENSITIVE)]
-        if not same and not complete:
-            raise DirectoryUnavailable(f"the SCIM server cut its {kind} list short without {name!r}")
+        if not complete and (not same or rule is not NameRule.EXACT):
+            # the rest could hold the name, or a second one that folds onto it
+            raise DirectoryUnavailable(f"the SCIM server cut its {kind} list short: {name!r} undecided")
         if len(same) > 1:
             raise AmbiguousName(name, [r[key] for r in same])
         if not same:

@@ -153,7 +153,7 @@ def test_a_scim_url_that_is_no_http_base_url_is_refused(config_path: Path, url: 
         ('group_url = "http://iam/g/{name}"', "directory", "unknown key(s): group_url"),
         ('path = "directory.json"', "directory", "unknown key(s): path"),
         ('privileged_groups = "it-admins"', "directory.privileged_groups", "has the wrong type (str)"),
-        ("privileged_roles = []", "directory.privileged_roles", "must be a non-empty list of strings"),
+        ("privileged_roles = [1]", "directory.privileged_roles", "must be a non-empty list of strings"),
         ('service_types = [""]', "directory.service_types", "must be a non-empty list of strings"),
         ("ttl = -1", "directory.ttl", "must be at least 0"),
         ("timeout_ms = 0", "directory.timeout_ms", "must be at least 1"),
@@ -220,3 +220,9 @@ def test_a_scim_directory_without_token_or_service_types_uses_the_defaults(confi
     entries = config_path.parent / "entries.json"
     entries.write_text(json.dumps({"principals": {"alice": {"kind": "human"}}}))
     assert isinstance(directory_from(DirectoryConfig("file", path=entries)), FileDirectory)
+
+
+def test_an_empty_list_of_privileged_roles_says_none_is(config_path: Path) -> None:
+    scim(config_path, 'privileged_roles = []\nprivileged_groups = []')
+    directory = load_config(config_path).directory
+    assert directory is not None and (directory.privileged_roles, directory.privileged_groups) == ((), ())
