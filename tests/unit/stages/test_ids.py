@@ -229,3 +229,20 @@ def test_the_example_configs_own_routes_never_ask_the_directory(tmp_path: Path) 
         "POST", "/v1/groups/staff/members", {"content-type": "application/json"}, b'{"user": "bob"}'
     )
     assert (grant.target, grant.group) == ("bob", "staff")
+
+
+def test_attack_an_id_in_another_case_is_not_the_account_when_the_upstream_compares_exactly(
+    directory: FileDirectory,
+) -> None:
+    """To an upstream that compares ids exactly, ``2819C223`` is not alice's ``2819c223``: naming
+    it alice would let a task for alice cover another account. It only folds onto her: refused."""
+    text = '[[packs]]\nname = "scim2"\nprefix = "/scim/v2"\nids = "directory"\nnames = "exact"\n'
+    exact = read_routes(Table(Path("agent-authz.toml"), "", tomllib.loads(text)), text, NameRule.EXACT)
+    assert {r.names for r in exact} == {NameRule.EXACT}
+    stage, ids = OperationStage(exact, 65536), AccountIds(directory)
+    assert ids.named(read(stage, "GET", f"/Users/{ALICE}")).target == "alice"
+    members = patch({"op": "add", "path": "members", "value": [{"value": ALICE.upper()}]})
+    for raw in (read(stage, "GET", f"/Users/{ALICE.upper()}"), read(stage, "PATCH", "/Groups/g-7", members)):
+        assert refused(ids, raw).reason is Reason.TARGET_AMBIGUOUS
+    group = read(stage, "GET", f"/Groups/{ADMINS.upper()}")  # the group itself, looked up as a group
+    assert refused(ids, group).reason is Reason.TARGET_AMBIGUOUS

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
 from factories import World, make_world
 
+from authz.config.routes import read_routes
+from authz.config.table import Table
+from authz.names import NameRule
 from authz.reasons import Denied, Reason
 from authz.stages.operation import OperationStage
 
@@ -185,3 +190,51 @@ def test_a_remembered_path_still_checks_each_body(fresh: OperationStage) -> None
     assert reason_for(fresh, "POST", path, body(user="bob")) is Reason.MALFORMED_REQUEST
     assert reason_for(fresh, "POST", path, b"{not json") is Reason.MALFORMED_REQUEST
     assert ("POST", path) in fresh._memo and len(fresh._memo) == 1
+
+
+# -- routes that read their operations from the body (derive) ---------------------------------------
+DERIVED = """
+[[routes]]
+method = "PUT"
+path = "/v1/accounts/{user}"
+operation = "user.replace"
+class = "write"
+principal = { path_param = "user", body_field = "username" }
+derive = "attributes"
+[[routes.attributes]]
+name = "password"
+operation = "user.password.set"
+class = "credential_change"
+reversible = false
+
+[[packs]]
+name = "scim2"
+prefix = "/scim/v2"
+ids = "names"
+"""
+
+
+@pytest.fixture(scope="module")
+def derived() -> OperationStage:
+    table = Table(Path("agent-authz.toml"), "", tomllib.loads(DERIVED))
+    return OperationStage(read_routes(table, DERIVED, NameRule.EXACT), 65536)
+
+
+def test_attack_a_body_principal_other_than_the_paths_is_refused_on_a_derived_route(
+    derived: OperationStage,
+) -> None:
+    """The path names alice, the body bob: whichever the upstream acts on, the other was checked."""
+    for named in ({"username": "bob"}, {"username": "Alice"}, {"username": "alice "}):
+        with pytest.raises(Denied) as info:
+            derived.resolve("PUT", "/v1/accounts/alice", JSON, body(**named, password="x"))
+        assert info.value.reason is Reason.MALFORMED_REQUEST
+    for fields in ({"username": "alice", "password": "x"}, {"password": "x"}):
+        op = derived.resolve("PUT", "/v1/accounts/alice", JSON, body(**fields))
+        assert op.actions[0].name == "user.password.set" and {a.target for a in op.actions} == {"alice"}
+
+
+def test_a_create_whose_body_names_no_account_names_none_a_task_could(derived: OperationStage) -> None:
+    """SCIM ``POST /Users`` takes its principal from ``userName``: without it, its actions name
+    the empty name, which no task names (stage 4 refuses it) — never a made-up one."""
+    op = derived.resolve("POST", "/scim/v2/Users", JSON, body(password="x", title="y"))
+    assert [(a.name, a.target) for a in op.actions] == [("user.password.set", ""), ("user.create", "")]

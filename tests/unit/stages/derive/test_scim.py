@@ -68,9 +68,12 @@ def test_attack_active_set_to_what_a_lenient_server_reads_as_false_is_refused(va
     assert denied.value.reason is Reason.MALFORMED_REQUEST
 
 
-def test_removing_active_is_refused() -> None:
+@pytest.mark.parametrize("value", [{}, {"value": False}, {"value": True}], ids=["bare", "false", "true"])
+def test_removing_active_is_refused_whatever_value_it_carries(value: dict[str, Any]) -> None:
+    """What a server makes of an account whose ``active`` is removed is its own: neither a
+    disable nor an enable can be told, even when the removal carries ``false`` or ``true``."""
     with pytest.raises(Denied, match="no rule of this route classifies"):
-        read("PATCH", USER, patch({"op": "remove", "path": "active"}))
+        read("PATCH", USER, patch({"op": "remove", "path": "active", **value}))
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,82 @@ def test_what_the_rules_cannot_classify_is_malformed(body: dict[str, Any], messa
 def test_a_patch_without_a_body_is_refused() -> None:
     with pytest.raises(Denied, match="what it does depends on it"):
         read("PATCH", USER)
+
+
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+GROUP = "/Groups/g-admins"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "replace", "path": CORE, "value": {"password": "n3w"}},
+        {"op": "add", "path": CORE.upper(), "value": {"displayName": "A", "Pass_Word": "n3w"}},
+        {"op": "replace", "path": ENTERPRISE, "value": {CORE: {"password": "n3w"}}},
+    ],
+    ids=["core-path", "core-path-case", "urn-in-urn"],
+)
+def test_attack_password_under_a_schema_urn_path_is_a_credential_change(operation: dict[str, Any]) -> None:
+    """A path that is a schema URN itself sets the attributes of its value object: each is read."""
+    assert actions(read("PATCH", USER, patch(operation)))[0] == SET
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "add", "path": CORE_GROUP, "value": {"members": [{"value": "u-1"}], "displayName": "ops"}},
+        {"op": "Add", "value": {CORE_GROUP: {"members": [{"value": "u-1"}], "displayName": "ops"}}},
+    ],
+    ids=["urn-path", "urn-key"],
+)
+def test_attack_members_added_under_the_group_schema_urn_are_targets(operation: dict[str, Any]) -> None:
+    assert actions(read("PATCH", GROUP, patch(operation))) == [
+        ("group.member.add", "u-1", "g-admins"),
+        ("group.update", "g-admins", "g-admins"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        (
+            {"op": "replace", "path": 'emails[type eq "work"]', "value": {"value": "x@y"}},
+            "user.emails.change",
+        ),
+        (
+            {"op": "add", "path": "x509Certificates", "value": {"value": "MII"}},
+            "user.x509_certificates.change",
+        ),
+        ({"op": "replace", "path": "roles", "value": {"value": "admin"}}, "user.roles.change"),
+    ],
+)
+def test_attack_an_object_set_at_an_attribute_path_is_that_attributes_change(
+    operation: dict[str, Any], expected: str
+) -> None:
+    """Only a schema URN's object is opened: ``{"value": …}`` at ``emails`` changes the recovery
+    address, it is not a profile edit of an attribute called ``value``."""
+    result = read("PATCH", USER, patch(operation))
+    assert actions(result) == [(expected, "2819c223", None)] and result.gated
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "replace", "path": "name", "value": {"givenName": "A", "password": "x"}},
+        {"op": "add", "path": "addresses", "value": [{"ACTIVE": False}]},
+        {"op": "replace", "path": ENTERPRISE + ":manager", "value": {f"{CORE}:password": "x"}},
+    ],
+    ids=["under-name", "in-a-list", "urn-qualified-inside-an-extension-attribute"],
+)
+def test_attack_a_classified_attribute_nested_under_a_path_is_refused(operation: dict[str, Any]) -> None:
+    with pytest.raises(Denied, match="may be read as an attribute this route classifies") as denied:
+        read("PATCH", USER, patch(operation))
+    assert denied.value.reason is Reason.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize("path", ["", "   ", 5, ["password"], {"path": "password"}])
+def test_attack_a_path_that_is_empty_or_not_a_string_is_refused(path: Any) -> None:
+    """A blank path is no attribute a rule could be matched against: not read as a profile edit."""
+    with pytest.raises(Denied) as denied:
+        read("PATCH", USER, patch({"op": "replace", "path": path, "value": "x"}))
+    assert denied.value.reason is Reason.MALFORMED_REQUEST
