@@ -113,6 +113,9 @@ class OperationStage:
         field = route.principal_body_field
         if field is not None and field in document:
             target = self._principal_value(document[field], field, target)
+        if not target and (field is not None or route.principal_param is not None):
+            # a SCIM POST without userName or displayName: whom it creates is nobody's to say
+            raise _malformed(f"{route.describe()} names no principal: the body has no {field}")
         group = params.get(route.group_param) if route.group_param else None
         actions = derive(self._classifiers[route], document, target or "", group, self._inner)
         return Operation(route, actions[0].target, params, actions)

@@ -36,6 +36,7 @@ SINK_ARGS: dict[str, tuple[frozenset[int], frozenset[str]]] = {
     "Denied": (frozenset({1}), frozenset({"message"})),  # Denied(reason, message, extra, stage)
     "deny": (frozenset({1}), frozenset({"message"})),  # Decision.deny(reason, message)
     "ConfigError": (frozenset({0, 1, 2}), frozenset({"file", "key", "problem"})),
+    "malformed": (frozenset({0}), frozenset({"message"})),  # derive.attributes.malformed(message): a Denied
 }
 #: Exception classes with an ``__init__`` of their own whose arguments are data, not text.
 DATA_EXCEPTIONS = frozenset({"AmbiguousName"})

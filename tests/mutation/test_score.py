@@ -32,6 +32,8 @@ def check(value, limit):
         raise Denied(Reason.NEGATIVE, message, {"value": value})
     if value == 3:
         raise JwsError(_where("here", "three"))
+    if value == 4:
+        raise malformed("four is unreadable")  # imported from derive.attributes: a sink
     log.info("checked %s", value)
     return value
 '''
@@ -58,6 +60,7 @@ def classify(mutated_line: str, original_line: str) -> bool:
         ),  # a variable that is only the message
         ('raise JwsError(_where("here", "three"))', 'raise JwsError(_where("XXhereXX", "three"))'),
         ('raise JwsError(_where("here", "three"))', "raise JwsError()"),  # an exception needs no text
+        ('raise malformed("four is unreadable")', 'raise malformed("XXfour is unreadableXX")'),
         ('log.info("checked %s", value)', 'log.info("XXchecked %sXX", value)'),
         ('"""Checks the value."""', '"Checks the value, mutated."'),
     ],

@@ -45,9 +45,6 @@ class Classifier:
         for rule in route.derive.rules:
             self._rules.setdefault(key_skeleton(rule.name), []).append(rule)
 
-    def named(self, attribute: str) -> bool:
-        return attribute in self._rules
-
     def membership(self, attribute: str) -> bool:
         """Whether ``attribute``'s values are principals (a rule reads them as members)."""
         return any(r.members is not None for r in self._rules.get(attribute, ()))

@@ -233,8 +233,14 @@ def test_attack_a_body_principal_other_than_the_paths_is_refused_on_a_derived_ro
         assert op.actions[0].name == "user.password.set" and {a.target for a in op.actions} == {"alice"}
 
 
-def test_a_create_whose_body_names_no_account_names_none_a_task_could(derived: OperationStage) -> None:
-    """SCIM ``POST /Users`` takes its principal from ``userName``: without it, its actions name
-    the empty name, which no task names (stage 4 refuses it) — never a made-up one."""
-    op = derived.resolve("POST", "/scim/v2/Users", JSON, body(password="x", title="y"))
-    assert [(a.name, a.target) for a in op.actions] == [("user.password.set", ""), ("user.create", "")]
+def test_a_create_whose_body_names_no_account_is_refused(derived: OperationStage) -> None:
+    """SCIM ``POST /Users`` takes its principal from ``userName`` (``POST /Groups`` from
+    ``displayName``): without it nobody can say whom the request creates, and a lenient server
+    may still create one — refused at stage 2, not left for the empty name to miss a task."""
+    for path, document in (("/scim/v2/Users", body(password="x", title="y")),
+                           ("/scim/v2/Groups", body(members=[{"value": "u-1"}]))):  # fmt: skip
+        with pytest.raises(Denied) as info:
+            derived.resolve("POST", path, JSON, document)
+        assert info.value.reason is Reason.MALFORMED_REQUEST and "names no principal" in str(info.value)
+
+
