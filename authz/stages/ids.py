@@ -32,18 +32,15 @@ class AccountIds:
         route = operation.route
         if route.ids != "directory" or self._directory is None:
             return operation
-        group_param = route.group_param
-        own = None  # the group itself, when it is the route's principal (``/Groups/{id}``)
-        if group_param is not None and group_param == route.principal_param:
-            own = operation.params.get(group_param)
-        groups = {a.group for a in operation.actions if a.group is not None} | ({own} - {None})
-        names = {t: self._name(t, operation, group=False) for t in operation.targets if t != own}
-        names |= {g: self._name(g, operation, group=True) for g in groups if g is not None}
+        groups = {a.group for a in operation.actions if a.group is not None}
+        param = route.group_param
+        if param is not None and param == route.principal_param and param in operation.params:
+            groups.add(operation.params[param])  # ``/Groups/{id}``: the group is the principal
+        names = {t: self._name(t, operation, group=False) for t in operation.targets if t not in groups}
+        names |= {g: self._name(g, operation, group=True) for g in groups}
         if all(name == written for written, name in names.items()):
             return operation
-        params = dict(operation.params)
-        if group_param is not None and group_param in params:
-            params[group_param] = names.get(params[group_param], params[group_param])
+        params = {k: names.get(v, v) if k == route.group_param else v for k, v in operation.params.items()}
         if not operation.derived:  # a route's one action stays one: ``derived`` is () for it
             return Operation(route, names[operation.target], params)
         actions = tuple(

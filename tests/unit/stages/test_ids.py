@@ -117,6 +117,36 @@ def test_a_groups_id_becomes_its_name_for_the_group_and_its_members(directory: F
     assert [a.group for a in unknown.actions] == ["0000", "0000"]  # stage 7 refuses it: not known
 
 
+MEMBERS_ROUTE = """
+[[routes]]
+method = "POST"
+path = "/v1/groups/{group}/members"
+operation = "group.member.add"
+class = "privilege_change"
+principal = { body_field = "user" }
+body = { user = "string" }
+ids = "directory"
+"""
+
+
+def test_a_route_naming_a_group_and_a_member_by_id_names_both(directory: FileDirectory) -> None:
+    """The group is not the principal here: the member is looked up as an account, the group
+    as a group, and the path's group parameter becomes the group's name too."""
+    routes = read_routes(Table(Path("agent-authz.toml"), "", tomllib.loads(MEMBERS_ROUTE)), MEMBERS_ROUTE,
+                         NameRule.EXACT)  # fmt: skip
+    raw = OperationStage(routes, 65536).resolve(
+        "POST", f"/v1/groups/{ADMINS}/members", {"content-type": "application/json"},
+        json.dumps({"user": ALICE}).encode(),
+    )  # fmt: skip
+    named = AccountIds(directory).named(raw)
+    assert (named.target, named.group, dict(named.params)) == ("alice", "it-admins", {"group": "it-admins"})
+
+
+def test_a_patch_by_group_id_keeps_every_path_parameter_named(directory: FileDirectory) -> None:
+    named = AccountIds(directory).named(read(RAW, "PATCH", f"/Groups/{ADMINS}", MEMBERS))
+    assert dict(named.params) == {"id": "it-admins"} and named.group == "it-admins"
+
+
 def test_stage_2_with_a_directory_names_the_accounts(directory: FileDirectory) -> None:
     stage = OperationStage(ROUTES, 65536, directory)
     assert read(stage, "GET", f"/Users/{ALICE}").target == "alice"
