@@ -260,7 +260,8 @@ class Scim2Server(ScimServer):
     def command(self) -> list[str]:
         argv = [sys.executable, "-m", "authz.devkit.scim", "--state-port", str(self.state_port)]
         argv += ["--hostname", "127.0.0.1", "--port", str(self.port)]
-        return argv + (["--bearer-token", self.bearer_token] if self.bearer_token else [])
+        # `--opt=value`: a random token may begin with "-", which argparse reads as an option
+        return argv + ([f"--bearer-token={self.bearer_token}"] if self.bearer_token else [])
 
 
 def canaille_python() -> Path:
@@ -292,7 +293,7 @@ class CanailleServer(ScimServer):
     def command(self) -> list[str]:
         assert self.bearer_token is not None
         argv = [str(self.python), str(CANAILLE_SERVE), "--port", str(self.port)]
-        argv += ["--state-port", str(self.state_port), "--token", self.bearer_token]
+        argv += ["--state-port", str(self.state_port), f"--token={self.bearer_token}"]  # may begin with "-"
         return argv + (["--db", f"sqlite:///{self.database.resolve()}"] if self.database else [])
 
 
