@@ -23,10 +23,17 @@ $(CANAILLE_STAMP): tests/e2e/canaille/requirements.txt
 	$(CANAILLE_VENV)/bin/pip install --quiet -r tests/e2e/canaille/requirements.txt
 	touch $(CANAILLE_STAMP)
 
-demo: $(STAMP) $(CANAILLE_STAMP)
+# A real redis-server and redis-sentinel (Debian packages) for the Redis store's tests and
+# `agent-authz demo --store redis`: installed here if missing, like wrk.
+.PHONY: redis
+redis:
+	command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq redis-server redis-sentinel)
+
+demo: $(STAMP) $(CANAILLE_STAMP) redis
 	$(BIN)/agent-authz demo
 
-test: $(STAMP) $(CANAILLE_STAMP)
+test: $(STAMP) $(CANAILLE_STAMP) redis
 	$(BIN)/ruff check authz tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q

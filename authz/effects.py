@@ -21,6 +21,7 @@ class Spend:
     task_id: str
     max_calls: int | None  # the task's budget: charged one call (None: no budget, nothing charged)
     approval_ids: tuple[str, ...] = ()  # consumed, each once
+    keep_until: float | None = None  # when the task expires: what is spent need not outlive it
 
 
 @dataclass(frozen=True)

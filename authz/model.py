@@ -162,6 +162,7 @@ class Decision:
     policies: tuple[str, ...] = ()  # stage 8: the policies that decided
     shadow: dict[str, Any] | None = None  # stage 8 in shadow mode: the decision it did not enforce
     effects: Effects = field(default_factory=Effects)  # what stage 10 applies
+    store_staleness: float | None = None  # an allowed read decided on state this old (seconds)
     upstream_headers: dict[str, str] = field(default_factory=dict)
     body_extra: dict[str, Any] = field(default_factory=dict)  # more fields for the deny body
     denied_at: int | None = None  # the stage (1-10) that denied

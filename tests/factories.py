@@ -31,8 +31,9 @@ from authz.metrics import Metrics
 from authz.model import RequestContext
 from authz.names import NameRule
 from authz.pipeline import Authorizer
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
+from authz.store import StateStore
+from authz.store.open import open_store
+from authz.store.queue import ApprovalQueue
 from authz.tokens.keys import PrivateKey, load_private_key
 
 TRUST_DOMAIN = "agents.example.org"
@@ -148,8 +149,8 @@ class Decider:
     world: World
     authz: Authorizer
     audit: AuditLog
-    store: SqliteStore
-    queue: SqliteQueue
+    store: StateStore
+    queue: ApprovalQueue
     metrics: Metrics
 
     def records(self) -> list[dict[str, Any]]:
@@ -172,12 +173,8 @@ def deciding(
     """A ``kind`` of Decider over ``world`` (its config unless ``config``), for a fixture to
     ``yield from``: the store and the audit log are closed afterwards."""
     config = config or world.config()
-    audit, store, metrics = (
-        AuditLog(audit_path or config.audit.path),
-        SqliteStore(config.store_path),
-        Metrics(),
-    )
-    queue = SqliteQueue(store)
+    audit, metrics = AuditLog(audit_path or config.audit.path), Metrics()
+    store, queue = open_store(config)
     try:
         authz = Authorizer(config, audit, store, metrics, queue=queue, directory=directory)
         yield kind(world, authz, audit, store, queue, metrics)

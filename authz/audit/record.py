@@ -47,6 +47,7 @@ def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[s
         "approval_ids": [a.approval_id for a in decision.approvals],
         "policies": list(decision.policies),
         "shadow": decision.shadow,
+        "store_staleness": None if decision.store_staleness is None else round(decision.store_staleness, 3),
         "request_id": request.request_id[:128] or None,
         "trace_id": _trace_id(request.headers),
         "latency_us": int(elapsed * 1e6),

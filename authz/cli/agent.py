@@ -7,7 +7,7 @@ import sys
 
 from authz.cli.operator import operator_name
 from authz.config import load_config
-from authz.store.sqlite import SqliteStore
+from authz.store.open import opened
 
 
 def agent_switch(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def agent_switch(args: argparse.Namespace) -> int:
     if args.spiffe_id not in config.agents:
         print(f"{args.spiffe_id} is not a registered agent", file=sys.stderr)
         return 1
-    with SqliteStore(config.store_path) as store:
+    with opened(config) as (store, _):
         store.set_agent_suspended(args.spiffe_id, args.action == "suspend", by=operator_name())
     print(f"{args.spiffe_id}: {args.action}d (every agent-authz process sees it on its next request)")
     return 0
@@ -23,7 +23,7 @@ def agent_switch(args: argparse.Namespace) -> int:
 
 def agent_list(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    with SqliteStore(config.store_path) as store:
+    with opened(config) as (store, _):
         suspended = set(store.suspended_agents())
     for agent in config.agents.values():
         status = "suspended (kill switch)" if agent.spiffe_id in suspended else agent.status.value

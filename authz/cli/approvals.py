@@ -20,9 +20,8 @@ from authz.cli.operator import operator_name
 from authz.config import Approver, Config, load_config
 from authz.directory import AmbiguousName, DirectoryUnavailable
 from authz.stages.context import directory_from
-from authz.store.queue import ApprovalRequest, QueueError, RequestStatus
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
+from authz.store.open import opened
+from authz.store.queue import ApprovalQueue, ApprovalRequest, QueueError, RequestStatus
 from authz.tokens.approval import sign_approval
 from authz.tokens.keys import KeyFileError, PrivateKey, load_private_key, public_pem, public_pem_of
 
@@ -30,9 +29,9 @@ _BODY_SHOWN = 4096
 
 
 @contextlib.contextmanager
-def _queue(config: Config) -> Iterator[SqliteQueue]:
-    with SqliteStore(config.store_path) as store:
-        yield SqliteQueue(store)
+def _queue(config: Config) -> Iterator[ApprovalQueue]:
+    with opened(config) as (_, queue):
+        yield queue
 
 
 def _when(ts: float) -> str:

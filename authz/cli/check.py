@@ -1,8 +1,9 @@
 """`agent-authz check`: why was this request denied? The whole pipeline, offline.
 
 The request is described in a JSON file (method, path, headers, body, the agent's certificate
-file) and decided by the same ``Authorizer`` the server runs, against a copy of the state
-store and a throw-away audit log: nothing is spent, revoked or recorded. Each stage's verdict
+file) and decided by the same ``Authorizer`` the server runs, against a copy of the SQLite
+state (or the live Redis state, read only) and a throw-away audit log: nothing is spent,
+revoked or recorded. Each stage's verdict
 is printed; a deny is attributed to the stage its reason code belongs to (docs/design.md).
 """
 
@@ -27,6 +28,9 @@ from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.pipeline import Authorizer
 from authz.reasons import STAGE_OF, STAGES, Reason
+from authz.store import StateStore
+from authz.store.dry_run import DryRunStore
+from authz.store.open import open_store
 from authz.store.sqlite import SqliteStore
 
 
@@ -61,23 +65,33 @@ def read_request(path: Path) -> RequestContext:
 
 def decide_offline(config: Config, request: RequestContext) -> Decision:
     with tempfile.TemporaryDirectory(prefix="agent-authz-check-") as tmp:
-        store_copy = Path(tmp) / "state.db"
-        if config.store_path.exists():
-            source, target = sqlite3.connect(config.store_path), sqlite3.connect(store_copy)
-            try:
-                source.backup(target)  # a consistent copy, even while servers write
-            finally:
-                source.close()
-                target.close()
-        offline = replace(
-            config, store_path=store_copy, audit=replace(config.audit, path=Path(tmp) / "audit")
-        )
-        store, audit = SqliteStore(offline.store_path), AuditLog(offline.audit.path, fsync=False)
+        offline = replace(config, audit=replace(config.audit, path=Path(tmp) / "audit"))
+        store = _sqlite_copy(config, Path(tmp)) if config.store.kind == "sqlite" else _redis_read_only(config)
+        audit = AuditLog(offline.audit.path, fsync=False)
         try:
             return Authorizer(offline, audit, store, Metrics()).check(request)
         finally:
             audit.close()
             store.close()
+
+
+def _sqlite_copy(config: Config, tmp: Path) -> StateStore:
+    """A consistent copy of the file (even while servers write), decided on and thrown away."""
+    store_copy = tmp / "state.db"
+    if config.store_path.exists():
+        source, target = sqlite3.connect(config.store_path), sqlite3.connect(store_copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+    return SqliteStore(store_copy)
+
+
+def _redis_read_only(config: Config) -> StateStore:
+    """The live Redis state, read and never written."""
+    store, _ = open_store(config)
+    return DryRunStore(store)
 
 
 def report(decision: Decision) -> list[str]:

@@ -10,7 +10,7 @@ from cryptography import x509
 
 from authz.cli.operator import operator_name
 from authz.config import load_config
-from authz.store.sqlite import SqliteStore
+from authz.store.open import opened
 from authz.tokens.issuer import issue
 from authz.tokens.keys import KeyFileError, load_private_key
 from authz.tokens.task import IssueError
@@ -49,14 +49,14 @@ def task_issue(args: argparse.Namespace) -> int:
 
 
 def task_revoke(args: argparse.Namespace) -> int:
-    with SqliteStore(load_config(args.config).store_path) as store:
+    with opened(load_config(args.config)) as (store, _):
         fresh = store.revoke_task(args.task_id, reason=args.reason, by=operator_name())
     print(f"task {args.task_id} {'revoked' if fresh else 'was already revoked'}")
     return 0
 
 
 def task_revoked(args: argparse.Namespace) -> int:
-    with SqliteStore(load_config(args.config).store_path) as store:
+    with opened(load_config(args.config)) as (store, _):
         for r in store.revocations(args.limit):
             print(f"{r.task_id}\t{r.reason}\tby {r.by}")
     return 0

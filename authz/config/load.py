@@ -23,6 +23,7 @@ from authz.config.model import (
     route_actions,
 )
 from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
+from authz.config.store import read_store
 from authz.config.table import Table
 from authz.errors import PolicyError
 from authz.policy.engine import SCHEMA_FILE, Policies
@@ -53,7 +54,7 @@ def load_config(path: str | Path) -> Config:
         routes=routes,
         tasks=tasks_section(top.table("tasks")),
         intents=intents_section(top),
-        store_path=_store_path(top.table("store")),
+        store=read_store(top.table("store")),
         max_body_bytes=top.integer("max_body_bytes", 65536),
         approvals=approvals_section(top.table("approvals")),
         directory=read_directory(top.table("directory")) if "directory" in top.data else None,
@@ -174,10 +175,3 @@ def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:
             raise ConfigError(t.file, f"routes[{i}].operation", problem)
     return {"policy_dir": path, "policy_enforce": enforce}
 
-
-def _store_path(t: Table) -> Path:
-    path = t.path("path")
-    if not path.parent.is_dir():
-        raise t.fail("path", f"folder {path.parent} does not exist")
-    t.done()
-    return path

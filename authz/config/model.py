@@ -230,6 +230,26 @@ class DirectoryConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """Where revocations, suspensions, budgets, consumed approvals and the approval queue live."""
+
+    kind: str = "sqlite"  # "sqlite" (one host) | "redis" (several)
+    path: Path | None = None  # sqlite: the database file
+    url: str | None = None  # redis: redis[s]://host:port/db
+    password: str | None = field(default=None, repr=False)  # redis: from password_file or _env
+    ca_file: Path | None = None  # rediss: the CA bundle the server's certificate chains to
+    timeout_ms: int = 250  # per command and per connect
+    retries: int = 1  # a failed command is tried again this many times
+    pool_size: int = 32  # connections per process
+    replicas: int = 0  # an allow that consumes an approval waits for this many replicas (WAIT)
+    key_prefix: str = "authz"
+    reads_when_unavailable: str = "deny"  # the degraded rule: "allow" serves reads from memory
+    max_staleness: int = 5  # seconds: the oldest state an allowed read may be decided on
+    sentinels: tuple[tuple[str, int], ...] = ()  # redis-sentinel addresses (instead of url's host)
+    sentinel_service: str = "mymaster"
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     server: ServerConfig
@@ -239,13 +259,20 @@ class Config:
     routes: tuple[Route, ...]
     tasks: TasksConfig
     intents: Mapping[str, Intent]
-    store_path: Path
+    store: StoreConfig
     policy_dir: Path  # Cedar policies and their schema (stage 8)
     max_body_bytes: int = 65536
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
     policy_enforce: bool = True  # False: shadow mode for every policy decision
     warnings: tuple[str, ...] = ()  # what `config check` points out without refusing
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file (a ``ConfigError`` for a Redis store: callers that need a file)."""
+        if self.store.path is None:
+            raise ConfigError(self.source, "store.path", f"the {self.store.kind} store has no file")
+        return self.store.path
 
     @cached_property
     def actions(self) -> dict[str, str]:

@@ -27,9 +27,7 @@ from authz.reasons import Reason
 from authz.server.approvals_api import AgentApprovals
 from authz.server.approvals_api import add_to_server as add_approvals_api
 from authz.server.webhook import NotifyingQueue, Webhook
-from authz.store.queue import ApprovalQueue
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
+from authz.store.open import open_store
 
 log = logging.getLogger(__name__)
 AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
@@ -86,9 +84,8 @@ class AuthzServer:
         self._metrics_listen = metrics_listen or config.server.metrics_listen
         self.metrics = Metrics()
         self.health = health.HealthServicer()
-        self.store = SqliteStore(config.store_path)
+        self.store, queue = open_store(config)
         self.audit = AuditLog(config.audit.path, fsync=config.audit.fsync, on_failure=self._audit_failed)
-        queue: ApprovalQueue = SqliteQueue(self.store)
         self.webhook: Webhook | None = None
         if config.approvals.webhook_url:
             self.webhook = Webhook(
@@ -172,7 +169,7 @@ class AuthzServer:
                     config,
                     server=self.config.server,
                     audit=self.config.audit,
-                    store_path=self.config.store_path,
+                    store=self.config.store,
                 )
                 authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=self._queue)
             except Exception as exc:  # noqa: BLE001 - a reload never stops or breaks the server

@@ -71,7 +71,7 @@ class ApprovalStage:
                 Reason.CONTEXT_UNAVAILABLE, f"who the approvers are cannot be checked now: {exc}"
             ) from None
         ids = [a.approval_id for a in approvals]
-        if len(set(ids)) != len(ids) or any(self._store.approval_consumed(i) for i in ids):
+        if len(set(ids)) != len(ids) or any(self._store.approval_consumed(i, task.task_id) for i in ids):
             raise Denied(Reason.APPROVAL_REPLAYED, "an approval token was already used")
         return approvals
 

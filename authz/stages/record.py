@@ -68,6 +68,10 @@ class RecordStage:
         """The decision's effects (``authz/effects.py``), in this one place."""
         effects = decision.effects
         try:
+            if decision.allowed:  # the degraded rule lets reads through on stale state, audited
+                decision.store_staleness = self._store.staleness()
+                if decision.store_staleness is not None and decision.state_changing:
+                    raise StoreUnavailable("a change is never decided on stale state")
             if decision.allowed and effects.spend is not None:
                 self._commit(decision, effects.spend)
             if effects.revoke is not None:
@@ -82,7 +86,10 @@ class RecordStage:
 
     def _commit(self, decision: Decision, spend: Spend) -> None:
         outcome = self._store.commit_allow(
-            task_id=spend.task_id, max_calls=spend.max_calls, approval_ids=list(spend.approval_ids)
+            task_id=spend.task_id,
+            max_calls=spend.max_calls,
+            approval_ids=list(spend.approval_ids),
+            keep_until=spend.keep_until,
         )
         if outcome is not CommitOutcome.ALLOWED:
             decision.deny(*_REFUSALS[outcome])

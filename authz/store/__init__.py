@@ -1,6 +1,7 @@
 """The state store: revoked tasks, suspended agents, task budgets and consumed approvals.
 
-One small interface, one file per implementation (``sqlite.py`` now, Redis later).
+One small interface, two implementations: ``sqlite.py`` (one file, the processes of one host)
+and ``redis_store.py`` (several hosts); ``open.py`` opens the one ``[store]`` names.
 ``task_revoked`` and ``agent_suspended`` are asked on every request and must be cheap (answered
 from memory, yet current: a change by any process is seen on the next request). The only
 write on the request path is ``commit_allow``, the single atomic transaction of pipeline stage
@@ -64,10 +65,22 @@ class StateStore(Protocol):
         """Calls charged to the task's budget so far (0 if none; tasks without a budget are not counted)."""
         ...
 
-    def approval_consumed(self, approval_id: str) -> bool: ...
+    def approval_consumed(self, approval_id: str, task_id: str) -> bool:
+        """Whether the approval was spent (an approval is bound to one task)."""
+        ...
+
+    def staleness(self) -> float | None:
+        """None while reads are answered from current state; else the age, in seconds, of the
+        state they are answered from (a store's degraded rule): only reads may be allowed on it."""
+        ...
 
     def commit_allow(
-        self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
+        self,
+        *,
+        task_id: str | None,
+        max_calls: int | None,
+        approval_ids: Sequence[str] = (),
+        keep_until: float | None = None,
     ) -> CommitOutcome:
         """Atomically: re-check revocation, check the budget, check and consume the approvals.
 
@@ -75,7 +88,8 @@ class StateStore(Protocol):
         (calls >= max_calls), APPROVAL_REPLAYED (any id already consumed, or given twice).
         Only on ALLOWED is anything written: the task's counter +1 (when the task has a budget,
         ``max_calls`` not None) and every approval id recorded as consumed. Safe against
-        concurrent callers in other threads and processes.
+        concurrent callers in other threads and processes. ``keep_until`` (unix seconds: when
+        the task expires) is how long a store that forgets needs to keep what was written.
         """
         ...
 

@@ -260,12 +260,20 @@ class SqliteStore:
         rows = self._rows("SELECT calls FROM task_usage WHERE task_id=?", (task_id,))
         return int(rows[0][0]) if rows else 0
 
-    def approval_consumed(self, approval_id: str) -> bool:
+    def approval_consumed(self, approval_id: str, task_id: str | None = None) -> bool:
         sql = "SELECT 1 FROM consumed_approvals WHERE approval_id=?"
         return bool(self._rows(sql, (approval_id,)))
 
+    def staleness(self) -> float | None:
+        return None  # a local file: always current, or an error
+
     def commit_allow(
-        self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
+        self,
+        *,
+        task_id: str | None,
+        max_calls: int | None,
+        approval_ids: Sequence[str] = (),
+        keep_until: float | None = None,  # kept for ever: ids are unique, the file is local
     ) -> CommitOutcome:
         if max_calls is None and not approval_ids:  # nothing to spend: no write transaction
             revoked = task_id is not None and self.task_revoked(task_id)

@@ -61,6 +61,7 @@ def test_the_audit_record_of_an_allow_holds_every_field() -> None:
         "approval_ids": ["a-2", "a-1"],
         "policies": ["resets-with-approval"],
         "shadow": None,
+        "store_staleness": None,
         "request_id": "req-7",
         "trace_id": TRACE,
         "latency_us": 1250,

@@ -37,7 +37,9 @@ def approval(approval_id: str) -> Approval:
 
 @pytest.mark.parametrize(("max_calls", "calls"), [(None, 0), (None, 10_000), (3, 0), (3, 2), (1, 0)])
 def test_a_call_within_the_budget_is_spent(max_calls: int | None, calls: int) -> None:
-    assert check_budget(task(max_calls), context(calls), ()) == Spend("t-3", max_calls, ())
+    assert check_budget(task(max_calls), context(calls), ()) == Spend(
+        "t-3", max_calls, (), task(max_calls).expires
+    )
 
 
 @pytest.mark.parametrize(("max_calls", "calls"), [(3, 3), (3, 4), (1, 1)])
@@ -50,4 +52,4 @@ def test_a_call_past_the_budget_is_refused(max_calls: int, calls: int) -> None:
 
 def test_the_spend_consumes_every_approval_in_order() -> None:
     spent = check_budget(task(5), context(1), (approval("a-2"), approval("a-1")))
-    assert spent == Spend("t-3", 5, ("a-2", "a-1"))
+    assert spent == Spend("t-3", 5, ("a-2", "a-1"), task(5).expires)  # kept until the task expires

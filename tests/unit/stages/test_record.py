@@ -24,11 +24,21 @@ from unit.decisions import AGENT, NOW, READ, decision
 class Store:
     """Commits with a chosen outcome, or fails; remembers what it was asked to spend."""
 
-    def __init__(self, outcome: CommitOutcome | None = CommitOutcome.ALLOWED) -> None:
-        self.outcome, self.commits = outcome, list[dict[str, Any]]()
+    def __init__(
+        self, outcome: CommitOutcome | None = CommitOutcome.ALLOWED, stale: float | None = None
+    ) -> None:
+        self.outcome, self.commits, self.stale = outcome, list[dict[str, Any]](), stale
+
+    def staleness(self) -> float | None:
+        return self.stale
 
     def commit_allow(
-        self, *, task_id: str | None, max_calls: int | None, approval_ids: Sequence[str] = ()
+        self,
+        *,
+        task_id: str | None,
+        max_calls: int | None,
+        approval_ids: Sequence[str] = (),
+        keep_until: float | None = None,
     ) -> CommitOutcome:
         self.commits.append({"task_id": task_id, "max_calls": max_calls, "approval_ids": list(approval_ids)})
         if self.outcome is None:
@@ -59,6 +69,21 @@ def test_an_allow_spends_the_tasks_budget_and_its_approvals_in_one_commit() -> N
     assert d.allowed and metrics.approvals_consumed._value.get() == 2
     [(written, durable)] = audit.records
     assert (written["decision"], durable) == ("allow", True)
+
+
+def test_a_change_is_never_allowed_on_stale_state() -> None:
+    store = Store(stale=2.5)  # Redis away: the degraded rule answered reads from a 2.5 s old view
+    metrics, audit = record(d := decision(), store)
+    assert (d.reason, store.commits) == (Reason.STORE_UNAVAILABLE, [])
+    assert metrics.store_errors._value.get() == 1
+    assert audit.records[0][0]["decision"] == "deny"
+
+
+def test_a_read_allowed_on_stale_state_says_how_stale_in_its_record() -> None:
+    _, audit = record(d := decision(READ), Store(stale=2.5))
+    assert d.allowed and audit.records[0][0]["store_staleness"] == 2.5
+    _, audit = record(decision(READ), Store())
+    assert audit.records[0][0]["store_staleness"] is None
 
 
 def test_a_deny_commits_nothing() -> None:

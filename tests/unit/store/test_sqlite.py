@@ -1,4 +1,5 @@
-"""SQLite state store (``authz/store/sqlite.py``): every method, the atomic commit_allow, and
+"""SQLite state store (``authz/store/sqlite.py``): what only SQLite does (what every store does:
+``tests/contract/``), the atomic commit_allow, and
 start-up errors and failures at request time (threads and processes sharing the file:
 ``test_sqlite_concurrency.py``; the commit's exact effects: ``test_sqlite_commit.py``)."""
 
@@ -18,8 +19,6 @@ from .sqlite_store import AGENT, ALLOWED, BIG
 OTHER = "spiffe://agents.example.org/agent/other-bot"
 
 
-
-
 # --- revocation and suspension -------------------------------------------------------------------
 
 
@@ -31,14 +30,6 @@ def test_revoke_task_is_idempotent_and_keeps_the_first(store: SqliteStore) -> No
     assert store.revocations() == [Revocation("t1", "intent changed", "pipeline", 1_700_000_001.0)]
 
 
-def test_revocations_newest_first_and_limited(store: SqliteStore) -> None:
-    for task in ["a", "b", "c", "d"]:
-        store.revoke_task(task, reason=f"r-{task}", by="alice")
-    assert [r.task_id for r in store.revocations()] == ["d", "c", "b", "a"]
-    assert [r.task_id for r in store.revocations(limit=2)] == ["d", "c"]
-    assert store.revocations(limit=0) == []
-
-
 def test_revocations_at_the_same_second_newest_first(path: Path) -> None:
     s = SqliteStore(path, clock=lambda: 5.0)
     try:
@@ -47,19 +38,6 @@ def test_revocations_at_the_same_second_newest_first(path: Path) -> None:
         assert [r.task_id for r in s.revocations()] == ["c", "b", "a"]
     finally:
         s.close()
-
-
-def test_suspend_and_resume_agents(store: SqliteStore) -> None:
-    assert not store.agent_suspended(AGENT) and store.suspended_agents() == []
-    store.set_agent_suspended(OTHER, True, by="alice")
-    store.set_agent_suspended(AGENT, True, by="alice")
-    store.set_agent_suspended(AGENT, True, by="bob")  # already suspended: no error, no duplicate
-    assert store.agent_suspended(AGENT) and store.agent_suspended(OTHER)
-    assert store.suspended_agents() == [AGENT, OTHER]
-    store.set_agent_suspended(AGENT, False, by="alice")
-    store.set_agent_suspended(AGENT, False, by="alice")  # resuming a running agent is a no-op
-    assert not store.agent_suspended(AGENT)
-    assert store.suspended_agents() == [OTHER]
 
 
 def test_state_survives_reopening(path: Path, store: SqliteStore) -> None:
@@ -76,15 +54,6 @@ def test_state_survives_reopening(path: Path, store: SqliteStore) -> None:
 
 
 # --- commit_allow --------------------------------------------------------------------------------
-
-
-def test_commit_allow_charges_the_task_and_consumes_approvals(store: SqliteStore) -> None:
-    assert store.task_calls("t1") == 0 and not store.approval_consumed("a1")
-    assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1", "a2"]) is ALLOWED
-    assert store.task_calls("t1") == 1
-    assert store.approval_consumed("a1") and store.approval_consumed("a2")
-    assert store.commit_allow(task_id="t1", max_calls=BIG) is ALLOWED
-    assert store.task_calls("t1") == 2 and store.task_calls("t2") == 0
 
 
 def test_commit_allow_without_a_task_consumes_approvals_only(store: SqliteStore) -> None:
@@ -110,14 +79,6 @@ def test_nothing_to_spend_writes_nothing(path: Path, store: SqliteStore) -> None
     assert store.commit_allow(task_id="t1", max_calls=None) is CommitOutcome.TASK_REVOKED
 
 
-def test_budget_boundary(store: SqliteStore) -> None:
-    outcomes = [store.commit_allow(task_id="t1", max_calls=2) for _ in range(3)]
-    assert outcomes == [ALLOWED, ALLOWED, CommitOutcome.BUDGET_EXHAUSTED]
-    assert store.task_calls("t1") == 2
-    assert store.commit_allow(task_id="t1", max_calls=3) is ALLOWED  # the budget is the token's
-    assert store.commit_allow(task_id="t2", max_calls=0) is CommitOutcome.BUDGET_EXHAUSTED
-
-
 def test_approval_replay_is_blocked(store: SqliteStore) -> None:
     assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
     assert (
@@ -128,57 +89,6 @@ def test_approval_replay_is_blocked(store: SqliteStore) -> None:
         store.commit_allow(task_id="t2", max_calls=BIG, approval_ids=["a1"])
         is CommitOutcome.APPROVAL_REPLAYED
     )
-
-
-def test_one_approval_presented_twice_in_one_request_is_a_replay(store: SqliteStore) -> None:
-    outcome = store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1", "a1"])
-    assert outcome is CommitOutcome.APPROVAL_REPLAYED
-    assert not store.approval_consumed("a1") and store.task_calls("t1") == 0
-
-
-@pytest.mark.parametrize(
-    ("revoked", "calls", "max_calls", "used", "expected"),
-    [
-        (True, 0, None, [], CommitOutcome.TASK_REVOKED),
-        (True, 5, 5, ["old"], CommitOutcome.TASK_REVOKED),  # revocation wins over everything
-        (False, 2, 2, [], CommitOutcome.BUDGET_EXHAUSTED),
-        (False, 2, 2, ["old"], CommitOutcome.BUDGET_EXHAUSTED),  # budget is checked before approvals
-        (False, 1, 2, ["old"], CommitOutcome.APPROVAL_REPLAYED),
-    ],
-)
-def test_refused_commit_writes_nothing(
-    store: SqliteStore,
-    revoked: bool,
-    calls: int,
-    max_calls: int | None,
-    used: list[str],
-    expected: CommitOutcome,
-) -> None:
-    for i in range(calls):
-        assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=[f"setup-{i}"]) is ALLOWED
-    for approval in used:
-        assert store.commit_allow(task_id="other", max_calls=BIG, approval_ids=[approval]) is ALLOWED
-    if revoked:
-        store.revoke_task("t1", reason="r", by="b")
-    outcome = store.commit_allow(task_id="t1", max_calls=max_calls, approval_ids=["fresh", *used])
-    assert outcome is expected
-    assert store.task_calls("t1") == calls
-    assert not store.approval_consumed("fresh")
-
-
-def test_replay_across_two_stores_on_one_file(path: Path, store: SqliteStore) -> None:
-    second = SqliteStore(path)
-    try:
-        assert store.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"]) is ALLOWED
-        assert second.approval_consumed("a1")
-        assert (
-            second.commit_allow(task_id="t1", max_calls=BIG, approval_ids=["a1"])
-            is CommitOutcome.APPROVAL_REPLAYED
-        )
-        assert second.commit_allow(task_id="t1", max_calls=2) is ALLOWED
-        assert store.commit_allow(task_id="t1", max_calls=2) is CommitOutcome.BUDGET_EXHAUSTED
-    finally:
-        second.close()
 
 
 def test_a_failure_inside_commit_leaves_no_transaction_open(store: SqliteStore) -> None:

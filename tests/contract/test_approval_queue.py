@@ -1,16 +1,13 @@
-"""The approval queue in SQLite: filing, de-duplication, rate limit, approving, denying, expiry."""
+"""The approval queue, in SQLite and in Redis (``conftest.py``): filing, de-duplication, rate
+limit, approving, denying, expiry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from authz.store.queue import NewRequest, QueueError, RequestStatus
-from authz.store.sqlite import SqliteStore
-from authz.store.sqlite_queue import SqliteQueue
+from authz.store.queue import ApprovalQueue, NewRequest, QueueError, RequestStatus
 
 NOW = 1_800_000_000.0
 NEW = NewRequest(
@@ -33,22 +30,15 @@ NEW = NewRequest(
 )
 
 
-@pytest.fixture
-def queue(tmp_path: Path) -> Iterator[SqliteQueue]:
-    store = SqliteStore(tmp_path / "state.db")
-    yield SqliteQueue(store)
-    store.close()
-
-
 def file(
-    queue: SqliteQueue, new: NewRequest = NEW, now: float = NOW, per_agent: int = 10
+    queue: ApprovalQueue, new: NewRequest = NEW, now: float = NOW, per_agent: int = 10
 ) -> tuple[str, bool]:
     filed = queue.file(new, now=now, per_agent=per_agent, window=60)
     assert filed is not None
     return filed
 
 
-def test_a_pending_request_asked_for_more_approvers_asks_more_never_fewer(queue: SqliteQueue) -> None:
+def test_a_pending_request_asked_for_more_approvers_asks_more_never_fewer(queue: ApprovalQueue) -> None:
     request_id, _ = file(queue, replace(NEW, approvers_needed=1))
     for needed, expected in ((2, 2), (1, 2)):  # the policy asks more of it; then less: kept
         assert file(queue, replace(NEW, approvers_needed=needed), now=NOW + 5) == (request_id, False)
@@ -56,7 +46,7 @@ def test_a_pending_request_asked_for_more_approvers_asks_more_never_fewer(queue:
         assert request is not None and request.new.approvers_needed == expected
 
 
-def test_a_request_is_filed_once_and_kept_whole(queue: SqliteQueue) -> None:
+def test_a_request_is_filed_once_and_kept_whole(queue: ApprovalQueue) -> None:
     request_id, created = file(queue)
     assert created and request_id.startswith("apr-")
     assert file(queue, now=NOW + 5) == (request_id, False)  # the agent asking again
@@ -66,7 +56,7 @@ def test_a_request_is_filed_once_and_kept_whole(queue: SqliteQueue) -> None:
     assert file(queue, other_body)[0] != request_id  # another body is another request
 
 
-def test_a_looping_agent_is_rate_limited(queue: SqliteQueue) -> None:
+def test_a_looping_agent_is_rate_limited(queue: ApprovalQueue) -> None:
     for i in range(3):
         file(queue, replace(NEW, req=f"r{i}"), per_agent=3)
     assert queue.file(replace(NEW, req="r3"), now=NOW, per_agent=3, window=60) is None
@@ -75,7 +65,7 @@ def test_a_looping_agent_is_rate_limited(queue: SqliteQueue) -> None:
     assert queue.file(other_agent, now=NOW, per_agent=3, window=60) is not None
 
 
-def test_approved_once_enough_distinct_approvers_signed(queue: SqliteQueue) -> None:
+def test_approved_once_enough_distinct_approvers_signed(queue: ApprovalQueue) -> None:
     request_id, _ = file(queue)
     first = queue.add_approval(request_id, "dana", "token-1", now=NOW)
     assert first.status is RequestStatus.PENDING and first.approvers == ["dana"]
@@ -91,7 +81,7 @@ def test_approved_once_enough_distinct_approvers_signed(queue: SqliteQueue) -> N
     assert file(queue, now=NOW + 1)[1]  # approved is no longer pending: a new request is filed
 
 
-def test_denied_and_expired_requests_cannot_be_approved(queue: SqliteQueue) -> None:
+def test_denied_and_expired_requests_cannot_be_approved(queue: ApprovalQueue) -> None:
     denied_id, _ = file(queue)
     denied = queue.deny(denied_id, by="dana", reason="not on the ticket", now=NOW)
     assert (denied.status, denied.decided_by, denied.reason) == (
@@ -107,7 +97,7 @@ def test_denied_and_expired_requests_cannot_be_approved(queue: SqliteQueue) -> N
         queue.deny("apr-nope", by="dana", reason="x", now=NOW)
 
 
-def test_requests_are_listed_newest_first_and_by_status(queue: SqliteQueue) -> None:
+def test_requests_are_listed_newest_first_and_by_status(queue: ApprovalQueue) -> None:
     ids = [file(queue, replace(NEW, req=f"r{i}"), now=NOW + i)[0] for i in range(3)]
     queue.deny(ids[0], by="dana", reason="no", now=NOW)
     assert [r.request_id for r in queue.requests(now=NOW)] == ids[::-1]
