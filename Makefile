@@ -55,6 +55,13 @@ bench-stages: $(STAMP)
 bench-tokens: $(STAMP)
 	$(BIN)/python -m bench.token_cache
 
+# 10,000 rounds of one approval raced by 2 processes on a real Redis, and a budget raced: exits
+# non-zero unless every round had exactly one allow and the budget held (README, "Races").
+ROUNDS ?= 10000
+.PHONY: race
+race: $(STAMP) redis
+	$(BIN)/python -m bench.race --store redis --rounds $(ROUNDS) --processes 2
+
 # Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
