@@ -38,7 +38,7 @@ def demo(args: argparse.Namespace) -> int:
         from authz.demo.run import run_scim_demo
 
         return run_scim_demo(args.scim_server, json_path)
-    return run_demo(json_path=json_path, hold=args.hold)
+    return run_demo(json_path=json_path, hold=args.hold, store=args.store)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +65,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--api", choices=("sample", "scim"), default="sample",
         help="the API behind Envoy: the sample IAM API (default), or a real SCIM server",
+    )  # fmt: skip
+    p.add_argument(
+        "--store", choices=("sqlite", "redis"), default="sqlite",
+        help="the state store: one SQLite file (default), or a real redis-server shared by two "
+        "agent-authz processes (needs redis-server: `make` installs it)",
     )  # fmt: skip
     p.add_argument(
         "--scim-server", choices=("scim2-server", "canaille"), default="scim2-server",

@@ -22,11 +22,14 @@ def _row(o: Outcome) -> str:
     return f"{mark} {o.scenario:<58} {expected:<28} {got:<22} {o.reason}"
 
 
-def run_demo(json_path: Path | None = None, hold: bool = False) -> int:
+def run_demo(json_path: Path | None = None, hold: bool = False, store: str = "sqlite") -> int:
+    """The scenarios; with ``store="redis"``, on a real redis-server shared by two agent-authz
+    processes, each one of Envoy's endpoints."""
     workdir = Path(tempfile.mkdtemp(prefix="agent-authz-demo-"))
-    stack = Stack.create(workdir)
+    stack = Stack.create(workdir, authz_processes=2 if store == "redis" else 1, store=store)
     try:
-        print(f"starting sample IAM API, agent-authz and Envoy in {workdir} ...", flush=True)
+        what = "redis-server, two agent-authz processes" if store == "redis" else "agent-authz"
+        print(f"starting sample IAM API, {what} and Envoy in {workdir} ...", flush=True)
         stack.start()
         if hold:
             return _hold(stack)

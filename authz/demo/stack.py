@@ -28,6 +28,7 @@ from authz.demo.processes import (
 )
 from authz.demo.sample_api import Reading
 from authz.devkit.pki import DevPki
+from authz.devkit.redis_server import RedisServer
 from authz.devkit.world import (
     DEMO_AGENTS,
     ISSUER_KID,
@@ -61,10 +62,16 @@ class Stack:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: How the sample API reads requests (``sample_api.Reading``): "strict", or lenient readings.
     lenient: str = "strict"
+    redis: RedisServer | None = None  # the state store, when it is Redis (``store="redis"``)
 
     @property
     def audit_path(self) -> Path:
         return self.workdir / "audit.jsonl"
+
+    @property
+    def audit_paths(self) -> list[Path]:
+        """Every agent-authz process's audit log (one hash chain each), the first one's first."""
+        return [self.workdir / f"audit{name[5:]}.jsonl" for name in _authz_names(self.authz_processes)]
 
     @property
     def record_path(self) -> Path:
@@ -79,10 +86,12 @@ class Stack:
         *,
         lenient: str = "strict",
         names: str = "exact",
+        store: str = "sqlite",
     ) -> Self:
         """Files only (PKI, keys, policies, config); ``start()`` starts the processes. ``lenient``:
         how the sample API reads requests (``agent-authz sample-api --lenient``); ``names``:
-        agent-authz's ``[upstream] names``."""
+        agent-authz's ``[upstream] names``; ``store``: "sqlite" (one file) or "redis" (a real
+        redis-server in ``workdir``, started first and stopped last)."""
         Reading.parse(lenient)  # refused here rather than by a sample API that fails to start
         workdir.mkdir(parents=True, exist_ok=True)
         pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
@@ -92,8 +101,12 @@ class Stack:
         processes = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
         processes += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
         ports = {name: free_port() for name in processes}
-        config_path.write_text(demo_config(directory_port=ports["upstream"], names=names))
-        return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient)
+        text = demo_config(directory_port=ports["upstream"], names=names)
+        redis = RedisServer(workdir / "redis") if store == "redis" else None
+        if redis is not None:
+            text = text.replace('[store]\npath = "state.db"', f'[store]\nkind = "redis"\nurl = "{redis.url}"')
+        config_path.write_text(text)
+        return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient, redis=redis)
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -119,6 +132,8 @@ class Stack:
 
     def _start_once(self) -> None:
         try:
+            if self.redis is not None and self.redis.pid is None:
+                self.redis.start()
             self.start_upstream()
             self.start_authz()
             self.start_envoy()
@@ -244,9 +259,16 @@ class Stack:
         if proc is not None:
             stop_processes([proc], timeout)
 
+    def stop_authz(self) -> None:
+        """Every agent-authz process (Envoy's endpoints for the Check service)."""
+        for name in _authz_names(self.authz_processes):
+            self.stop_process(name)
+
     def stop(self) -> None:
         for name in ("envoy", *_authz_names(self.authz_processes), "upstream"):
             self.stop_process(name)
+        if self.redis is not None:
+            self.redis.stop()
 
     # -- clients -----------------------------------------------------------------------------
     def client(self, agent: str, *, cert: Path | None = None, key: Path | None = None) -> AgentClient:

@@ -43,10 +43,12 @@ EXPECTED_REASONS = {
 }
 
 
-def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path, store: str) -> None:
+    # --store redis: the same scenarios on a real redis-server shared by two agent-authz processes
     out = tmp_path / "demo.json"
     result = subprocess.run(
-        [sys.executable, "-m", "authz", "demo", "--json", str(out)],
+        [sys.executable, "-m", "authz", "demo", "--json", str(out), "--store", store],
         capture_output=True,
         text=True,
         timeout=300,

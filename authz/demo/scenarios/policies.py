@@ -47,7 +47,7 @@ def policies(d: Demo) -> Iterator[Outcome]:
     )
     shadowed = d.token(intent="credential_recovery", actions=("user.mfa.reset",), principals=("svc-backup",))
     resp = d.change(shadowed, MFA_SVC, [d.approve("dana", shadowed, MFA_SVC)])
-    records = [json.loads(line) for line in d.stack.audit_path.read_text().splitlines()]
+    records = [json.loads(line) for path in d.stack.audit_paths for line in path.read_text().splitlines()]
     audited: dict[str, Any] = next((r for r in reversed(records) if r.get("path") == MFA_SVC.path), {})
     shadow = audited.get("shadow") or {}
     yield Outcome(

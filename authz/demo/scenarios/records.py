@@ -10,7 +10,8 @@ from authz.demo.scenarios.harness import MARKER, Demo, Outcome
 
 
 def audit_checks(d: Demo) -> Iterator[Outcome]:
-    intact = verify(d.stack.audit_path)
+    results = [verify(path) for path in d.stack.audit_paths]  # one chain per agent-authz process
+    intact = next((r for r in results if not r.ok), results[0])
     tampered = d.stack.workdir / "audit-tampered.jsonl"
     lines = d.stack.audit_path.read_text().splitlines(keepends=True)
     allow, deny = '"decision":"allow"', '"decision":"deny"'

@@ -59,6 +59,6 @@ def _agent_switch(stack: Stack, action: str, agent: str) -> None:
 
 def authorizer_stopped(d: Demo) -> Iterator[Outcome]:
     """Fail closed: with agent-authz gone, Envoy answers 503 itself and nothing passes."""
-    d.stack.stop_process("authz")
+    d.stack.stop_authz()
     resp = d.call(BOT, "GET", "/v1/users/alice", token=d.token())
     yield d.expect("authorizer stopped: Envoy denies (fail closed)", 503, "", resp)
