@@ -62,6 +62,12 @@ ROUNDS ?= 10000
 race: $(STAMP) redis
 	$(BIN)/python -m bench.race --store redis --rounds $(ROUNDS) --processes 2
 
+# From `agent-authz task revoke` returning to the first deny on each of 3 replicas under load,
+# on a real Redis: p50, p99, max over 200 revocations (README, "State store").
+.PHONY: bench-revocation
+bench-revocation: $(STAMP) redis
+	$(BIN)/python -m bench.revocation --revocations 200 --replicas 3
+
 # Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
