@@ -34,6 +34,7 @@ class AuditLog:
         self._fsync = fsync
         self._on_failure = on_failure
         self._seq, self._prev = _chain_head(path)
+        self._chain = _chain_id(path) if self._seq else None  # the first record's hash
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
@@ -60,8 +61,15 @@ class AuditLog:
                 self._fail()
                 raise AuditUnavailable(str(exc)) from None
             self._seq, self._prev = seq, digest
+            if seq == 1:
+                self._chain = digest
         if durable and self._fsync:
             self._sync_through(seq)
+
+    def head(self) -> tuple[str, int, str] | None:
+        """(chain id, seq, hash) of the last record written; None before the first."""
+        with self._lock:
+            return None if self._chain is None else (self._chain, self._seq, self._prev)
 
     def _sync_through(self, seq: int) -> None:
         with self._sync_lock:
@@ -109,4 +117,16 @@ def _chain_head(path: Path) -> tuple[int, str]:
     except (ValueError, KeyError, TypeError):
         raise AuditOpenError(
             f"audit log {path} ends in a broken record; run 'agent-authz audit verify'"
+        ) from None
+
+
+def _chain_id(path: Path) -> str:
+    """The hash of a log's first record: the chain's name in the store's anchors."""
+    with path.open("rb") as f:
+        first = f.readline()
+    try:
+        return str(json.loads(first)["hash"])
+    except (ValueError, KeyError, TypeError):
+        raise AuditOpenError(
+            f"audit log {path} starts with a broken record; run 'agent-authz audit verify'"
         ) from None

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from authz.audit.chain import GENESIS, seal
 
@@ -48,6 +49,18 @@ def _check_record(raw: bytes, expected_seq: int, prev: str) -> str | tuple[str]:
     if claimed_prev != prev:
         return "does not chain to the record before it (edited, deleted or reordered)"
     return (str(claimed_hash),)
+
+
+def record_at(path: Path, seq: int) -> dict[str, Any] | None:
+    """The record on line ``seq`` (as JSON), or None if the log is shorter or it is not JSON."""
+    for number, raw in _lines(path):
+        if number == seq:
+            try:
+                found = json.loads(raw)
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import start_http_server
 
 from authz.audit import AuditLog
+from authz.audit.anchor import Anchorer
 from authz.config import Config, load_config
 from authz.envoy.adapter import ResponseEncoder, denied_response, to_request
 from authz.metrics import Metrics
@@ -103,6 +104,7 @@ class AuthzServer:
         self._grpc.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         add_approvals_api(AgentApprovals(queue, config.approvals.poll_interval), self._grpc)
+        self._anchorer = Anchorer(self.audit, self.store)  # the chain's head, in the store each second
         self.port = 0
         self.metrics_port = 0
         self._metrics_http: Any = None
@@ -116,6 +118,7 @@ class AuthzServer:
         self._metrics_http, _ = start_http_server(int(port), addr=host, registry=self.metrics.registry)
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
+        self._anchorer.start()
         for warning in self.config.warnings:
             log.warning("%s", warning)
         self._set_serving(True)
@@ -152,6 +155,8 @@ class AuthzServer:
             self._metrics_http.server_close()
         if self.webhook is not None:
             self.webhook.close()
+        if self._anchorer.started:
+            self._anchorer.stop()  # the final head, anchored before the log and the store close
         self.audit.close()
         self.store.close()
         log.info("agent-authz stopped")

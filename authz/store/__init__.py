@@ -44,6 +44,16 @@ class Revocation:
     at: float  # unix seconds
 
 
+@dataclass(frozen=True)
+class AuditAnchor:
+    """How far one audit log's hash chain reached: records cut off after it are detected."""
+
+    chain: str  # the chain's id: the hash of its first record
+    seq: int
+    hash: str  # of record ``seq``
+    at: float  # unix seconds
+
+
 class StateStore(Protocol):
     def task_revoked(self, task_id: str) -> bool: ...
 
@@ -92,5 +102,11 @@ class StateStore(Protocol):
         the task expires) is how long a store that forgets needs to keep what was written.
         """
         ...
+
+    def anchor_audit(self, anchor: AuditAnchor) -> None:
+        """Record how far a chain reached; an anchor only ever moves forward (a higher ``seq``)."""
+        ...
+
+    def audit_anchors(self) -> list[AuditAnchor]: ...
 
     def close(self) -> None: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from authz.store import CommitOutcome, Revocation, StateStore
+from authz.store import AuditAnchor, CommitOutcome, Revocation, StateStore
 
 
 class DryRunStore:
@@ -60,6 +60,12 @@ class DryRunStore:
         ):
             return CommitOutcome.APPROVAL_REPLAYED
         return CommitOutcome.ALLOWED
+
+    def anchor_audit(self, anchor: AuditAnchor) -> None:
+        pass  # a dry run's throw-away audit log is never anchored
+
+    def audit_anchors(self) -> list[AuditAnchor]:
+        return self._store.audit_anchors()
 
     def close(self) -> None:
         self._store.close()

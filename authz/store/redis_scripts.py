@@ -7,6 +7,9 @@ the consumed marks expire at. Returns the ``CommitOutcome`` value.
 
 ``REVOKE``: KEYS = the task's revocation mark; ARGV = reason, by, at, seconds to keep it.
 Returns 1 if newly revoked, 0 if it already was (the first revocation is kept).
+
+``ANCHOR``: KEYS = the anchors hash; ARGV = chain, seq, hash, at. Moves the chain's anchor
+forward only (1), or leaves a later one (0).
 """
 
 from __future__ import annotations
@@ -35,5 +38,13 @@ REVOKE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'reason', ARGV[1], 'by', ARGV[2], 'at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+ANCHOR = """
+local seq = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':seq') or '0')
+if tonumber(ARGV[2]) <= seq then return 0 end
+local chain = ARGV[1]
+redis.call('HSET', KEYS[1], chain .. ':seq', ARGV[2], chain .. ':hash', ARGV[3], chain .. ':at', ARGV[4])
 return 1
 """

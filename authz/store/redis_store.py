@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from authz.store import CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
-from authz.store.redis_scripts import COMMIT, REVOKE
+from authz.store import AuditAnchor, CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
+from authz.store.redis_scripts import ANCHOR, COMMIT, REVOKE
 from authz.store.redis_view import View, ViewKeeper
 
 StoreErrors = (redis.RedisError, OSError)
@@ -64,6 +64,8 @@ class RedisStore:
         tag = "{" + prefix + "}"
         self._version, self._channel = f"{tag}:version", f"{tag}:changes"
         self._index, self._suspended = f"{tag}:revocations", f"{tag}:suspended"
+        self._anchors = f"{tag}:audit-anchors"
+        self._anchor = client.register_script(ANCHOR)
         self._commit = client.register_script(COMMIT)
         self._revoke = client.register_script(REVOKE)
         self._keeper = ViewKeeper(
@@ -210,6 +212,23 @@ class RedisStore:
         acked = int(self.client.execute_command("WAIT", self._replicas, 1000))  # type: ignore[no-untyped-call]
         if acked < self._replicas:
             raise StoreUnavailable(f"{acked} of {self._replicas} replicas acknowledged the consumed approval")
+
+    def anchor_audit(self, anchor: AuditAnchor) -> None:
+        try:
+            self._anchor(keys=[self._anchors], args=[anchor.chain, anchor.seq, anchor.hash, anchor.at])
+        except StoreErrors as exc:
+            raise StoreUnavailable(f"Redis state store: {exc}") from None
+
+    def audit_anchors(self) -> list[AuditAnchor]:
+        try:
+            fields = {text(k): text(v) for k, v in self.client.hgetall(self._anchors).items()}
+        except StoreErrors as exc:
+            raise StoreUnavailable(f"Redis state store: {exc}") from None
+        chains = sorted(k.rsplit(":", 1)[0] for k in fields if k.endswith(":seq"))
+        return [
+            AuditAnchor(c, int(fields[f"{c}:seq"]), fields[f"{c}:hash"], float(fields[f"{c}:at"]))
+            for c in chains
+        ]
 
     def __enter__(self) -> RedisStore:
         return self

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from authz.store import CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
+from authz.store import AuditAnchor, CommitOutcome, Revocation, StoreOpenError, StoreUnavailable
 from authz.store.sqlite_schema import SCHEMA, SCHEMA_VERSION
 
 
@@ -321,6 +321,17 @@ class SqliteStore:
             "INSERT INTO consumed_approvals VALUES (?,?,?)", [(a, task_id, now) for a in approval_ids]
         )
         return CommitOutcome.ALLOWED
+
+    def anchor_audit(self, anchor: AuditAnchor) -> None:
+        self._write(
+            "INSERT INTO audit_anchors VALUES (?,?,?,?) ON CONFLICT (chain) DO UPDATE SET"
+            " seq=excluded.seq, hash=excluded.hash, at=excluded.at WHERE excluded.seq > audit_anchors.seq",
+            (anchor.chain, anchor.seq, anchor.hash, anchor.at),
+        )
+
+    def audit_anchors(self) -> list[AuditAnchor]:
+        rows = self._rows("SELECT chain, seq, hash, at FROM audit_anchors ORDER BY chain", ())
+        return [AuditAnchor(*row) for row in rows]
 
     def __enter__(self) -> SqliteStore:
         return self

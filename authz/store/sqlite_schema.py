@@ -18,7 +18,7 @@ QUEUE_SCHEMA = (
     " token TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (request_id, approver))",
 )
 
-SCHEMA_VERSION = 2  # 2: the approval queue
+SCHEMA_VERSION = 3  # 2: the approval queue; 3: audit anchors
 
 STATE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS revoked_tasks"
@@ -28,6 +28,8 @@ STATE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS task_usage (task_id TEXT PRIMARY KEY, calls INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS consumed_approvals"
     " (approval_id TEXT PRIMARY KEY, task_id TEXT, at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS audit_anchors"
+    " (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, at REAL NOT NULL)",
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from authz.store import CommitOutcome, Revocation, StateStore, StoreUnavailable
+from authz.store import AuditAnchor, CommitOutcome, Revocation, StateStore, StoreUnavailable
 
 from .conftest import OpenStore
 
@@ -194,3 +194,17 @@ def test_a_closed_store_is_unavailable(stores: OpenStore) -> None:
         store.task_revoked("t1")
     with pytest.raises(StoreUnavailable):
         store.agent_suspended(AGENT)
+
+
+def test_an_audit_anchor_only_moves_forward(stores: OpenStore) -> None:
+    first, second = stores(), stores()
+    assert first.audit_anchors() == []
+    first.anchor_audit(AuditAnchor("chain-a", 5, "h5", 10.0))
+    second.anchor_audit(AuditAnchor("chain-a", 4, "h4", 11.0))  # a late writer cannot move it back
+    second.anchor_audit(AuditAnchor("chain-b", 1, "b1", 12.0))
+    assert first.audit_anchors() == [
+        AuditAnchor("chain-a", 5, "h5", 10.0),
+        AuditAnchor("chain-b", 1, "b1", 12.0),
+    ]
+    first.anchor_audit(AuditAnchor("chain-a", 6, "h6", 13.0))
+    assert second.audit_anchors()[0] == AuditAnchor("chain-a", 6, "h6", 13.0)
