@@ -80,3 +80,54 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Sentinel:
+    """One ``redis-sentinel`` watching ``primary`` as ``service`` (quorum 1), quick to fail over:
+    a primary unanswering for ``down_after_ms`` is replaced by its replica."""
+
+    def __init__(
+        self, workdir: Path, primary: RedisServer, service: str = "mymaster", down_after_ms: int = 500
+    ):
+        self.workdir, self.port, self.service = workdir, free_port(), service
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._conf = workdir / "sentinel.conf"
+        self._conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\nprotected-mode no\n"
+            f"logfile {workdir / 'sentinel.log'}\n"
+            f"sentinel monitor {service} 127.0.0.1 {primary.port} 1\n"
+            f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
+            f"sentinel failover-timeout {service} 10000\n"
+        )
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Sentinel:
+        argv = [redis_binary("redis-sentinel"), str(self._conf)]
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        proc = self._proc
+        wait_until(lambda: proc.poll() is not None or ping(self.port), f"redis-sentinel on {self.port}")
+        if proc.poll() is not None:
+            raise StackError(
+                f"redis-sentinel exited ({proc.returncode}): see {self.workdir / 'sentinel.log'}"
+            )
+        return self
+
+    def primary_port(self) -> int | None:
+        """The port the sentinel now names as the primary (None if it cannot say)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(f"SENTINEL get-master-addr-by-name {self.service}\r\n".encode())
+                reply = s.recv(256).split(b"\r\n")
+            return int(reply[4]) if len(reply) > 4 and reply[0] == b"*2" else None
+        except (OSError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_processes([self._proc])
+
+    def __enter__(self) -> Sentinel:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -39,6 +39,7 @@ def open_store(config: Config) -> tuple[StateStore, ApprovalQueue]:
             reads_when_unavailable=cfg.reads_when_unavailable,
             max_staleness=cfg.max_staleness,
             replicas=cfg.replicas,
+            replica_wait_ms=max(1, cfg.timeout_ms * 4 // 5),  # WAIT answers before the socket times out
         )
         return store, RedisQueue(store)
     raise StoreOpenError(f"unknown store kind {cfg.kind!r}")

@@ -52,12 +52,13 @@ class RedisStore:
         reads_when_unavailable: str = "deny",
         max_staleness: float = 5.0,
         replicas: int = 0,
+        replica_wait_ms: int = 200,
         refresh_interval: float = 0.25,
         current_for: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client, self.prefix, self._clock = client, prefix, clock
-        self._keep, self._replicas = keep_seconds, replicas
+        self._keep, self._replicas, self._replica_wait_ms = keep_seconds, replicas, replica_wait_ms
         self._degraded_reads, self._max_staleness, self._current_for = (
             reads_when_unavailable == "allow", max_staleness, current_for,
         )  # fmt: skip
@@ -209,7 +210,8 @@ class RedisStore:
 
     def _replicated(self) -> None:
         """A consumed approval must survive a failover: wait for the replicas to have it."""
-        acked = int(self.client.execute_command("WAIT", self._replicas, 1000))  # type: ignore[no-untyped-call]
+        wait = ("WAIT", self._replicas, self._replica_wait_ms)  # under the socket timeout
+        acked = int(self.client.execute_command(*wait))  # type: ignore[no-untyped-call]
         if acked < self._replicas:
             raise StoreUnavailable(f"{acked} of {self._replicas} replicas acknowledged the consumed approval")
 
