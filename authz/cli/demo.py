@@ -1,8 +1,9 @@
-"""`agent-authz demo`, `sample-api` and `demo-keys`: the local demonstration."""
+"""`agent-authz demo`, `sample-api`, `demo-keys` and `demo-config`: the local demonstration."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +13,17 @@ def demo_keys(args: argparse.Namespace) -> int:
 
     write_demo_keys(Path(args.dir))
     print(f"task issuer and demo approver key pairs in {args.dir}")
+    return 0
+
+
+def demo_config(args: argparse.Namespace) -> int:
+    from authz.devkit.world import demo_config as text
+    from authz.devkit.world import redis_store
+
+    store = redis_store(args.store_url) if args.store_url else None
+    if args.store_path:
+        store = f"path = {json.dumps(args.store_path)}"
+    print(text(store=store), end="")
     return 0
 
 
@@ -45,6 +57,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("demo-keys", help="the demo config's issuer and approver keys (development only)")
     p.add_argument("--dir", required=True)
     p.set_defaults(func=demo_keys)
+
+    p = sub.add_parser("demo-config", help="print the demo config (deploy/compose/ holds one made by it)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--store-url", help="a Redis state store at this URL instead of the state.db file")
+    where.add_argument("--store-path", help="the SQLite state store at this path instead of state.db")
+    p.set_defaults(func=demo_config)
 
     p = sub.add_parser("sample-api", help="run the sample IAM/helpdesk API (demo upstream)")
     p.add_argument("--host", default="127.0.0.1")

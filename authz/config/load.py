@@ -174,4 +174,3 @@ def _policy(t: Table, routes: tuple[Route, ...]) -> dict[str, Any]:
             problem = f"{route.operation!r} is not an action of {path / SCHEMA_FILE}"
             raise ConfigError(t.file, f"routes[{i}].operation", problem)
     return {"policy_dir": path, "policy_enforce": enforce}
-

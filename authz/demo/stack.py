@@ -35,6 +35,7 @@ from authz.devkit.world import (
     TRUST_DOMAIN,
     copy_demo_policies,
     demo_config,
+    redis_store,
     sign_demo_approval,
     sign_demo_task,
     write_demo_keys,
@@ -101,11 +102,9 @@ class Stack:
         processes = ["envoy", "admin", "upstream", *_authz_names(authz_processes)]
         processes += [f"metrics{name[5:]}" for name in _authz_names(authz_processes)]
         ports = {name: free_port() for name in processes}
-        text = demo_config(directory_port=ports["upstream"], names=names)
         redis = RedisServer(workdir / "redis") if store == "redis" else None
-        if redis is not None:
-            text = text.replace('[store]\npath = "state.db"', f'[store]\nkind = "redis"\nurl = "{redis.url}"')
-        config_path.write_text(text)
+        section = redis_store(redis.url) if redis is not None else None
+        config_path.write_text(demo_config(directory_port=ports["upstream"], names=names, store=section))
         return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient, redis=redis)
 
     # -- processes ---------------------------------------------------------------------------

@@ -51,11 +51,19 @@ DEMO_GROUPS_URL = "http://127.0.0.1:8080/v1/directory/groups/{name}"
 UPSTREAM_NAMES = ("exact", "case-insensitive")  # [upstream] names
 
 
+DEMO_STORE = '[store]\npath = "state.db"'
+
+
 def demo_config(
-    *, directory_port: int | None = None, directory_file: str | None = None, names: str = "exact"
+    *,
+    directory_port: int | None = None,
+    directory_file: str | None = None,
+    names: str = "exact",
+    store: str | None = None,
 ) -> str:
     """The demo config, its directory pointed at the sample API on ``directory_port`` or at a
-    JSON file (see ``write_demo_directory``), with ``[upstream] names`` set to ``names``."""
+    JSON file (see ``write_demo_directory``), with ``[upstream] names`` set to ``names`` and, given
+    ``store`` (the keys of a ``[store]`` section), that state store instead of ``state.db``."""
     text = resources.files("authz.demo").joinpath("agent-authz.toml").read_text()
     if names not in UPSTREAM_NAMES:
         raise WorldError(f"[upstream] names is one of {', '.join(UPSTREAM_NAMES)}, not {names!r}")
@@ -71,7 +79,18 @@ def demo_config(
         if http not in text:
             raise WorldError("the demo config's [directory] section is not the expected one")
         text = text.replace(http, f'kind = "file"\npath = "{directory_file}"')
+    if store is not None:
+        if DEMO_STORE not in text:
+            raise WorldError("the demo config's [store] section is not the expected one")
+        text = text.replace(DEMO_STORE, f"[store]\n{store.strip()}")
     return text
+
+
+def redis_store(url: str, **keys: object) -> str:
+    """A ``[store]`` section's keys for ``demo_config(store=…)``: Redis at ``url``."""
+    lines = ['kind = "redis"', f'url = "{url}"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+    return "\n".join(lines)
 
 
 #: The intents a SCIM stack adds to the demo's (``scim_config``): its operations are the scim2

@@ -304,7 +304,7 @@ def compose_config() -> dict[str, Any]:
             trust_domains=[("agents.example.org", f"{pki}/ca.crt")],
             listen=("0.0.0.0", 8443),
             admin=("0.0.0.0", 9901),
-            authz=[("authz", 9001)],
+            authz=[("authz", 9001), ("authz2", 9001)],  # two replicas sharing the Redis store
             upstream=("iam-api", 8080),
             dns=True,
             approvals_descriptor=f"{pki}/agent_authz.pb",

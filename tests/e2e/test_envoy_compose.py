@@ -119,7 +119,7 @@ def test_the_structure_check_notices_a_broken_compose_file(
 def test_compose_services_hang_together() -> None:
     compose = compose_file()
     services = compose["services"]
-    assert set(services) == {"pki", "iam-api", "authz", "envoy"}
+    assert set(services) == {"pki", "iam-api", "redis", "authz", "authz2", "envoy"}
     for name, service in services.items():
         assert set(service.get("depends_on", {})) <= set(services) - {name}, name
         for mount in service.get("volumes", []):
@@ -146,3 +146,33 @@ def test_compose_publishes_on_loopback_and_mounts_the_generated_config() -> None
     assert "./envoy/envoy.yaml:/etc/envoy/envoy.yaml:ro" in envoy["volumes"]
     assert f"pki:{COMPOSE_PKI}:ro" in envoy["volumes"]
     assert envoy["command"][envoy["command"].index("-c") + 1] == "/etc/envoy/envoy.yaml"
+
+
+def test_two_replicas_share_the_redis_store_each_with_its_own_audit_chain() -> None:
+    services = compose_file()["services"]
+    replicas = [services["authz"], services["authz2"]]
+    audits = {r["command"][r["command"].index("--audit-path") + 1] for r in replicas}
+    assert len(audits) == 2, "each replica keeps its own hash chain"
+    for replica in replicas:
+        assert replica["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert "./deploy/compose/agent-authz.toml:/etc/agent-authz/agent-authz.toml:ro" in replica["volumes"]
+        assert "state:/var/lib/agent-authz" in replica["volumes"]
+    assert "redis:/data" in services["redis"]["volumes"]  # survives --force-recreate
+    assert "--appendonly" in services["redis"]["command"]
+    assert set(services["envoy"]["depends_on"]) >= {"authz", "authz2"}
+
+
+def test_the_compose_configs_are_the_demo_config_with_their_store() -> None:
+    from authz.devkit.world import demo_config, redis_store
+
+    deploy = ROOT / "deploy" / "compose"
+    assert (deploy / "agent-authz.toml").read_text() == demo_config(store=redis_store("redis://redis:6379/0"))
+    sqlite = demo_config(store='path = "/var/lib/agent-authz/state.db"')
+    assert (deploy / "agent-authz.sqlite.toml").read_text() == sqlite
+    import yaml
+
+    single = yaml.safe_load((deploy / "single-host.yml").read_text())["services"]
+    for replica in ("authz", "authz2"):
+        mounts = single[replica]["volumes"]
+        assert "./deploy/compose/agent-authz.sqlite.toml:/etc/agent-authz/agent-authz.toml:ro" in mounts
+        assert "state:/var/lib/agent-authz" in mounts  # one state.db, shared by both processes

@@ -21,6 +21,7 @@ from factories import make_world
 
 from authz.config import load_config
 from authz.devkit.redis_server import RedisServer, Sentinel
+from authz.devkit.world import DEMO_STORE, redis_store
 from authz.store import CommitOutcome, StoreUnavailable
 from authz.store.open import open_store
 from authz.store.redis_store import RedisStore
@@ -55,12 +56,13 @@ def test_approvals_consumed_before_a_failover_cannot_be_replayed_after(tmp_path:
         with Sentinel(tmp_path / "sentinel", primary) as sentinel:
             until(lambda: sentinel.primary_port() == primary.port)
             world = make_world(tmp_path / "world")
-            section = (
-                f'kind = "redis"\nurl = "redis://127.0.0.1:{primary.port}"\nreplicas = 1\n'
-                f'sentinels = ["127.0.0.1:{sentinel.port}"]\ntimeout_ms = 500'
+            section = redis_store(
+                f"redis://127.0.0.1:{primary.port}", replicas=1, timeout_ms=500,
+                sentinels=[f"127.0.0.1:{sentinel.port}"],
+            )  # fmt: skip
+            world.config_path.write_text(
+                world.config_path.read_text().replace(DEMO_STORE, f"[store]\n{section}")
             )
-            text = world.config_path.read_text().replace('[store]\npath = "state.db"', f"[store]\n{section}")
-            world.config_path.write_text(text)
             store, _ = open_store(load_config(world.config_path))
             try:
                 consumed = _consume_through_a_failover(store, primary, sentinel, replica)

@@ -19,6 +19,7 @@ import pytest
 from factories import Decider, deciding, make_world
 
 from authz.devkit.redis_server import RedisServer
+from authz.devkit.world import DEMO_STORE, redis_store
 from authz.model import Decision
 from authz.reasons import Reason
 
@@ -60,9 +61,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 def desk(tmp_path: Path, server: RedisServer, rule: str) -> Iterator[Desk]:
     world = make_world(tmp_path / "world")
-    store = f'kind = "redis"\nurl = "{server.url}"\nreads_when_unavailable = "{rule}"\nmax_staleness = 3'
-    text = world.config_path.read_text().replace('[store]\npath = "state.db"', f"[store]\n{store}")
-    world.config_path.write_text(text)
+    store = redis_store(server.url, reads_when_unavailable=rule, max_staleness=3)
+    world.config_path.write_text(world.config_path.read_text().replace(DEMO_STORE, f"[store]\n{store}"))
     yield from deciding(world, Desk)
 
 

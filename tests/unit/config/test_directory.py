@@ -223,6 +223,6 @@ def test_a_scim_directory_without_token_or_service_types_uses_the_defaults(confi
 
 
 def test_an_empty_list_of_privileged_roles_says_none_is(config_path: Path) -> None:
-    scim(config_path, 'privileged_roles = []\nprivileged_groups = []')
+    scim(config_path, "privileged_roles = []\nprivileged_groups = []")
     directory = load_config(config_path).directory
     assert directory is not None and (directory.privileged_roles, directory.privileged_groups) == ((), ())

@@ -10,6 +10,7 @@ from factories import make_world
 
 from authz.config import ConfigError, load_config
 from authz.config.model import StoreConfig
+from authz.devkit.world import DEMO_STORE
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def config_path(tmp_path: Path) -> Path:
 
 
 def with_store(config_path: Path, section: str) -> Path:
-    text = config_path.read_text().replace('[store]\npath = "state.db"', f"[store]\n{section.strip()}")
+    text = config_path.read_text().replace(DEMO_STORE, f"[store]\n{section.strip()}")
     config_path.write_text(text)
     return config_path
 
