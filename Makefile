@@ -62,6 +62,13 @@ ROUNDS ?= 10000
 race: $(STAMP) redis
 	$(BIN)/python -m bench.race --store redis --rounds $(ROUNDS) --processes 2
 
+# SQLite vs Redis, 1 vs 2 agent-authz processes, reads with and without a task budget, behind
+# Envoy in the same run: req/s, p50, p99, CPU µs per decision (README, "State store").
+.PHONY: bench-stores
+bench-stores: $(STAMP) redis
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.stores --seconds 10 --rounds 3
+
 # From `agent-authz task revoke` returning to the first deny on each of 3 replicas under load,
 # on a real Redis: p50, p99, max over 200 revocations (README, "State store").
 .PHONY: bench-revocation

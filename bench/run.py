@@ -38,8 +38,10 @@ WARMUP_SECONDS = 2
 WRK_THREADS = 2
 
 
-def measure(target: Target, seconds: int, connections: int) -> dict[str, Any]:
-    sent = task_headers(target.workdir, target.pki)
+def measure(
+    target: Target, seconds: int, connections: int, sent: dict[str, str] | None = None
+) -> dict[str, Any]:
+    sent = sent or task_headers(target.workdir, target.pki)
     status, headers, body = get(target.ports["front"], PATH, sent)
     if status != 200:
         reason = headers.get("x-authz-reason", "-")

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -75,11 +76,11 @@ def prepare(workdir: Path, workers: int | None = None) -> tuple[DevPki, int]:
     return pki, load_config(path).server.workers
 
 
-def task_headers(workdir: Path, pki: DevPki) -> dict[str, str]:
+def task_headers(workdir: Path, pki: DevPki, **claims: Any) -> dict[str, str]:
     """What the agent sends on every request: a task token for reading alice, and its intent."""
     cert = x509.load_pem_x509_certificate(pki.agent_cert(AGENT).read_bytes())
     config = load_config(workdir / "agent-authz.toml")
-    token = sign_demo_task(workdir, config, cert, intent=INTENT, principals=["alice"], ttl=TASK_TTL)
+    token = sign_demo_task(workdir, config, cert, intent=INTENT, principals=["alice"], ttl=TASK_TTL, **claims)
     return {"x-agent-task-token": token, "x-agent-intent": INTENT}
 
 
@@ -95,6 +96,7 @@ class Target:
     pin: bool = True  # Envoy on one CPU, the ext_authz server(s) on the others (see cpu_sets)
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    config_name: str = "agent-authz.toml"  # beside the PKI in workdir (bench/stores.py adds others)
 
     @property
     def front_url(self) -> str:
@@ -126,7 +128,7 @@ class Target:
         python, listen = [sys.executable, "-m"], f"127.0.0.1:{self.ports[self._servers[i]]}"
         if self.name == FLOOR:
             return [*python, "bench.noop_authz", "--listen", listen, "--workers", str(self.workers)]
-        config, metrics = str(self.workdir / "agent-authz.toml"), f"127.0.0.1:{self.ports[f'metrics{i}']}"
+        config, metrics = str(self.workdir / self.config_name), f"127.0.0.1:{self.ports[f'metrics{i}']}"
         return [
             *python,
             "authz",
