@@ -3,7 +3,8 @@ stopped by its PID: for the tests, the benchmarks and ``agent-authz demo --store
 
 ``kill()`` stops it the hard way (SIGKILL, as a crash) and ``start()`` brings it back on the
 same port, so outage tests can take Redis away and give it back. ``replica_of`` starts it as a
-replica; ``Sentinel`` watches a primary with ``redis-sentinel``.
+replica; ``password`` and ``tls`` make it ask what production Redis asks; ``Sentinel`` watches
+a primary with ``redis-sentinel``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from authz.demo.processes import StackError, free_port, stop_processes, wait_until
@@ -25,26 +28,55 @@ def redis_binary(name: str = "redis-server") -> str:
     return found
 
 
-def ping(port: int) -> bool:
-    """A PING answered with PONG (no client library: this also checks the server, not the pool)."""
+def ping(port: int, tls: ssl.SSLContext | None = None) -> bool:
+    """A PING answered (PONG, or a demand for the password): no client library, so this checks
+    the server, not a pool."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw:
+            if tls is None:
+                return _pinged(raw)
+            with tls.wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+                return _pinged(wrapped)
     except OSError:
         return False
 
 
+def _pinged(s: socket.socket) -> bool:
+    s.sendall(b"PING\r\n")
+    return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+
+
+@dataclass(frozen=True)
+class RedisTls:
+    """TLS only (no plaintext port): the server's certificate and key, and the CA it trusts."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
 class RedisServer:
-    def __init__(self, workdir: Path, *, replica_of: int | None = None, appendonly: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        replica_of: int | None = None,
+        appendonly: bool = True,
+        password: str | None = None,
+        tls: RedisTls | None = None,
+    ) -> None:
         self.workdir, self.port = workdir, free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._replica_of, self._appendonly = replica_of, appendonly
+        self._password, self._tls = password, tls
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self._tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -58,9 +90,19 @@ class RedisServer:
         ]  # fmt: skip
         if self._replica_of is not None:
             argv += ["--replicaof", "127.0.0.1", str(self._replica_of)]
+        if self._password is not None:  # a config file, not argv: no password in `ps`
+            conf = self.workdir / "auth.conf"
+            conf.write_text(f'requirepass "{self._password}"\n')
+            conf.chmod(0o600)
+            argv.insert(1, str(conf))
+        if self._tls is not None:
+            t = self._tls
+            argv[argv.index("--port") + 1] = "0"
+            argv += ["--tls-port", str(self.port), "--tls-cert-file", str(t.cert), "--tls-key-file",
+                     str(t.key), "--tls-ca-cert-file", str(t.ca), "--tls-auth-clients", "no"]  # fmt: skip
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        proc = self._proc
-        wait_until(lambda: proc.poll() is not None or ping(self.port), f"redis-server on {self.port}")
+        proc, tls = self._proc, self._tls.client_context() if self._tls else None
+        wait_until(lambda: proc.poll() is not None or ping(self.port, tls), f"redis-server on {self.port}")
         if proc.poll() is not None:
             raise StackError(f"redis-server exited ({proc.returncode}): see {self.workdir / 'redis.log'}")
         return self
