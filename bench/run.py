@@ -1,6 +1,7 @@
 """Benchmark: Envoy + agent-authz against Envoy + a no-op ext_authz server (the floor).
 
-    python -m bench.run [--seconds 10] [--connections 32] [--rounds 1] [--json FILE]
+    python -m bench.run [--seconds 10] [--connections 32] [--rounds 1] [--processes N]
+                        [--store sqlite|redis] [--json FILE]
 
 Both targets run in turn on 127.0.0.1 with the same dev PKI and the same rendered Envoy config;
 wrk drives GET /v1/users/alice with a task token and intent header on every request (a read
@@ -11,6 +12,7 @@ table of req/s, p50 and p99; exit 1 if a target cannot start or does not answer 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from authz.demo.processes import StackError
+from authz.devkit.redis_server import RedisServer
 from bench import probes, wrk
 from bench.report import LABELS, Rounds, environment, print_report
 from bench.targets import (
@@ -79,23 +82,36 @@ def _decisions(target: Target) -> dict[str, int] | None:
 
 
 def run_rounds(
-    seconds: int, connections: int, rounds: int, workers: int | None, processes: int, pin: bool
+    seconds: int,
+    connections: int,
+    rounds: int,
+    workers: int | None,
+    processes: int,
+    pin: bool,
+    store: str = "sqlite",
 ) -> tuple[Rounds, int]:
     """Each round starts, measures and stops each target in turn (alternating, on a shared machine).
 
     Returns the figures of every round and the servers' worker-thread count.
     """
     results: Rounds = {name: [] for name in TARGETS}
-    with tempfile.TemporaryDirectory(prefix="agent-authz-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="agent-authz-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         pki, threads = prepare(workdir, workers)
+        config_name = "agent-authz.toml"
+        if store == "redis":  # a real redis-server for the run, stopped by its PID at the end
+            from bench.stores import redis_config
+
+            redis = stack.enter_context(RedisServer(workdir / "redis", appendonly=False))
+            config_name = redis_config(workdir, redis.url)
         print(
-            f"both targets run {processes} ext_authz server process(es) of {threads} gRPC worker threads",
+            f"both targets run {processes} ext_authz server process(es) of {threads} gRPC worker threads;"
+            f" agent-authz's state store: {store}",
             flush=True,
         )
         for number in range(1, rounds + 1):
             for name in TARGETS:
-                target = Target(name, workdir, pki, threads, processes, pin)
+                target = Target(name, workdir, pki, threads, processes, pin, config_name=config_name)
                 step = f"round {number}/{rounds}, " if rounds > 1 else ""
                 print(
                     f"{LABELS[name]}: {step}starting; {WARMUP_SECONDS}s warm-up, {seconds}s measured",
@@ -129,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         "--processes", type=int, default=1, help="ext_authz server processes per target (default 1)"
     )
     parser.add_argument(
+        "--store", choices=("sqlite", "redis"), default="sqlite",
+        help="agent-authz's state store (redis: a real redis-server for the run)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-pin", action="store_true", help="let the OS place Envoy and the servers on any CPU"
     )
     parser.add_argument("--json", help="also write the figures to this file")
@@ -153,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             args.workers,
             max(1, args.processes),
             not args.no_pin,
+            args.store,
         )
     except TargetError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
@@ -170,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "envoy_concurrency": 1,
             "authz_workers": threads,
             "authz_processes": max(1, args.processes),
+            "store": args.store,
             "cpu_sets": {k: sorted(v) for k, v in cpu_sets().items()} if not args.no_pin else None,
             "rounds": len(rounds[AGENT_AUTHZ]),
             "path": PATH,
