@@ -21,7 +21,8 @@ class Spend:
     task_id: str
     max_calls: int | None  # the task's budget: charged one call (None: no budget, nothing charged)
     approval_ids: tuple[str, ...] = ()  # consumed, each once
-    keep_until: float | None = None  # when the task expires: what is spent need not outlive it
+    keep_until: float | None = None  # when the task expires: its budget counter need not outlive it
+    approvals_until: float | None = None  # when the last of the approvals expires: nor need their marks
 
 
 @dataclass(frozen=True)

@@ -18,4 +18,6 @@ from authz.tokens.task import Task
 def check_budget(task: Task, context: Context, approvals: tuple[Approval, ...]) -> Spend:
     if task.max_calls is not None and context.task_calls >= task.max_calls:
         raise Denied(Reason.BUDGET_EXHAUSTED, f"task {task.task_id} has used its {task.max_calls} calls")
-    return Spend(task.task_id, task.max_calls, tuple(a.approval_id for a in approvals), task.expires)
+    ids = tuple(a.approval_id for a in approvals)
+    until = min(task.expires, max(a.expires for a in approvals)) if approvals else None  # bound to the task
+    return Spend(task.task_id, task.max_calls, ids, task.expires, until)

@@ -90,6 +90,7 @@ class RecordStage:
             max_calls=spend.max_calls,
             approval_ids=list(spend.approval_ids),
             keep_until=spend.keep_until,
+            approvals_until=spend.approvals_until,
         )
         if outcome is not CommitOutcome.ALLOWED:
             decision.deny(*_REFUSALS[outcome])

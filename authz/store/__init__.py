@@ -91,6 +91,7 @@ class StateStore(Protocol):
         max_calls: int | None,
         approval_ids: Sequence[str] = (),
         keep_until: float | None = None,
+        approvals_until: float | None = None,
     ) -> CommitOutcome:
         """Atomically: re-check revocation, check the budget, check and consume the approvals.
 
@@ -99,7 +100,9 @@ class StateStore(Protocol):
         Only on ALLOWED is anything written: the task's counter +1 (when the task has a budget,
         ``max_calls`` not None) and every approval id recorded as consumed. Safe against
         concurrent callers in other threads and processes. ``keep_until`` (unix seconds: when
-        the task expires) is how long a store that forgets needs to keep what was written.
+        the task expires) and ``approvals_until`` (when the last approval does) are how long a
+        store that forgets must keep the counter and the consumed marks: a store adds its
+        clock-skew margin, which covers the leeway tokens are accepted with past ``exp``.
         """
         ...
 

@@ -49,6 +49,7 @@ class DryRunStore:
         max_calls: int | None,
         approval_ids: Sequence[str] = (),
         keep_until: float | None = None,
+        approvals_until: float | None = None,
     ) -> CommitOutcome:
         """The outcome the real commit would have now, in its order of checks; nothing spent."""
         if task_id is not None and self._store.task_revoked(task_id):

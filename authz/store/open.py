@@ -40,6 +40,7 @@ def open_store(config: Config) -> tuple[StateStore, ApprovalQueue]:
             max_staleness=cfg.max_staleness,
             replicas=cfg.replicas,
             replica_wait_ms=max(1, cfg.timeout_ms * 4 // 5),  # WAIT answers before the socket times out
+            margin=config.tasks.leeway + KEEP_MARGIN,  # tokens are accepted `leeway` past their exp
         )
         return store, RedisQueue(store)
     raise StoreOpenError(f"unknown store kind {cfg.kind!r}")

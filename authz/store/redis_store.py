@@ -34,7 +34,7 @@ from authz.store.redis_view import View, ViewKeeper
 StoreErrors = (redis.RedisError, OSError)
 
 
-SKEW_MARGIN = 3600  # seconds what is spent is kept past its task's expiry
+SKEW_MARGIN = 3600  # seconds what is spent is kept past its expiry: above any leeway, any skew
 
 
 def text(value: object) -> str:
@@ -53,12 +53,14 @@ class RedisStore:
         max_staleness: float = 5.0,
         replicas: int = 0,
         replica_wait_ms: int = 200,
+        margin: int = SKEW_MARGIN,
         refresh_interval: float = 0.25,
         current_for: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client, self.prefix, self._clock = client, prefix, clock
         self._keep, self._replicas, self._replica_wait_ms = keep_seconds, replicas, replica_wait_ms
+        self._margin = margin  # past a token's exp: its leeway and the hosts' clock skew
         self._degraded_reads, self._max_staleness, self._current_for = (
             reads_when_unavailable == "allow", max_staleness, current_for,
         )  # fmt: skip
@@ -188,6 +190,7 @@ class RedisStore:
         max_calls: int | None,
         approval_ids: Sequence[str] = (),
         keep_until: float | None = None,
+        approvals_until: float | None = None,
     ) -> CommitOutcome:
         if max_calls is None and not approval_ids:  # nothing to spend: answered from memory
             revoked = task_id is not None and self.task_revoked(task_id)
@@ -195,11 +198,14 @@ class RedisStore:
         if len(set(approval_ids)) != len(approval_ids):
             return CommitOutcome.APPROVAL_REPLAYED  # one approval presented twice in one request
         assert task_id is not None, "a budget or approvals belong to a task"
-        # Redis's clock, not the store's (a test's): kept an hour past the task, whatever the skew
-        until = int(max(keep_until or 0, time.time())) + SKEW_MARGIN
         keys = [self._task_key(task_id, "revoked"), self._task_key(task_id, "calls")]
         keys += [self._task_key(task_id, f"approval:{a}") for a in approval_ids]
-        args = ["" if max_calls is None else max_calls, until, until]
+        counter = self._expire_at(keep_until)
+        args = [
+            "" if max_calls is None else max_calls,
+            counter,
+            self._expire_at(approvals_until or keep_until),
+        ]
         try:
             outcome = CommitOutcome(text(self._commit(keys=keys, args=args)))
             if outcome is CommitOutcome.ALLOWED and approval_ids and self._replicas:
@@ -207,6 +213,12 @@ class RedisStore:
         except StoreErrors as exc:
             raise StoreUnavailable(f"Redis state store: {exc}") from None
         return outcome
+
+    def _expire_at(self, until: float | None) -> int:
+        """When a key may go: ``margin`` past ``until`` (on Redis's clock, never in its past), or
+        ``keep`` from now when the caller does not say."""
+        now = time.time()  # not the store's clock (a test's): Redis expires keys by its own
+        return int(max(until, now) + self._margin if until is not None else now + self._keep)
 
     def _replicated(self) -> None:
         """A consumed approval must survive a failover: wait for the replicas to have it."""

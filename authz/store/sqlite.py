@@ -274,6 +274,7 @@ class SqliteStore:
         max_calls: int | None,
         approval_ids: Sequence[str] = (),
         keep_until: float | None = None,  # kept for ever: ids are unique, the file is local
+        approvals_until: float | None = None,
     ) -> CommitOutcome:
         if max_calls is None and not approval_ids:  # nothing to spend: no write transaction
             revoked = task_id is not None and self.task_revoked(task_id)

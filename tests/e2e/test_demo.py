@@ -63,6 +63,8 @@ def test_demo_json_reports_every_scenario_as_expected(tmp_path: Path, store: str
     by_name = {o["scenario"]: o for o in outcomes}
     assert by_name["registered agent reads a user (with a task)"]["status"] == 200
     assert by_name["authorizer stopped: Envoy denies (fail closed)"]["status"] == 503
+    across = "replica 2 refuses the task replica 1 revoked (within 1 s)"
+    assert (across in by_name) is (store == "redis")  # two replicas only with Redis
     assert by_name["audit verify after editing one record (in a copy)"]["status"] == "broken at record 1"
     (record_check,) = [o for o in outcomes if o["scenario"].startswith("denied requests absent from the API")]
     checked = re.search(r"\((\d+) checked\)", record_check["scenario"])

@@ -16,6 +16,7 @@ from authz.demo.scenarios.identity import identity_and_routes
 from authz.demo.scenarios.one_reading import one_reading
 from authz.demo.scenarios.policies import policies
 from authz.demo.scenarios.records import audit_checks, denied_never_reached_upstream
+from authz.demo.scenarios.replicas import revoked_through_one_replica
 from authz.demo.scenarios.stopping import authorizer_stopped, kill_switch_and_completion
 from authz.demo.scenarios.tasks import task_tokens
 from authz.demo.stack import Stack
@@ -29,6 +30,7 @@ SCRIPT: tuple[Callable[[Demo], Iterator[Outcome]], ...] = (
     one_reading,
     policies,
     kill_switch_and_completion,
+    revoked_through_one_replica,  # with two agent-authz processes only (--store redis)
     authorizer_stopped,
     audit_checks,
     denied_never_reached_upstream,

@@ -3,6 +3,7 @@ calls; the allow's spend — this call charged, the approvals consumed — is re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -52,4 +53,14 @@ def test_a_call_past_the_budget_is_refused(max_calls: int, calls: int) -> None:
 
 def test_the_spend_consumes_every_approval_in_order() -> None:
     spent = check_budget(task(5), context(1), (approval("a-2"), approval("a-1")))
-    assert spent == Spend("t-3", 5, ("a-2", "a-1"), task(5).expires)  # kept until the task expires
+    assert spent == Spend(
+        "t-3", 5, ("a-2", "a-1"), task(5).expires, 60
+    )  # the counter: the task; marks: the approvals
+
+
+def test_the_marks_of_spent_approvals_are_kept_until_the_last_of_them_or_the_task_expires() -> None:
+    short, long = approval("a-1"), replace(approval("a-2"), expires=90)
+    assert check_budget(task(5), context(0), (short, long)).approvals_until == 90
+    outliving = replace(approval("a-3"), expires=task(5).expires + 500)  # bound to the task: useless after it
+    assert check_budget(task(5), context(0), (outliving,)).approvals_until == task(5).expires
+    assert check_budget(task(5), context(0), ()).approvals_until is None
