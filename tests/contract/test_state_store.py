@@ -20,8 +20,9 @@ AGENT = "spiffe://agents.example.org/agent/helpdesk-bot"
 OTHER = "spiffe://agents.example.org/agent/audit-bot"
 
 
-def eventually(check: Callable[[], bool], within: float = 2.0) -> bool:
-    """``check()`` polled until true or ``within`` seconds: another process's view is pushed."""
+def eventually(check: Callable[[], bool], within: float = 1.0) -> bool:
+    """``check()`` polled until true or ``within`` seconds (the promise: a change reaches every
+    process within one second; SQLite: on its next read, Redis: pushed)."""
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:

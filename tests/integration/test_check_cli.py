@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -9,7 +10,11 @@ from pathlib import Path
 
 from factories import World, make_world
 
+from authz.config import load_config
+from authz.devkit.redis_server import RedisServer
+from authz.devkit.world import DEMO_STORE, redis_store
 from authz.reasons import STAGE_OF, Reason
+from authz.store.open import open_store
 from authz.store.sqlite import SqliteStore
 
 
@@ -94,3 +99,27 @@ def test_an_unusable_request_file(tmp_path: Path) -> None:
     world = make_world(tmp_path / "world")
     result = check(world, tmp_path, method="GET")  # no path
     assert result.returncode == 2 and "cannot check" in result.stderr
+
+
+def test_with_a_redis_store_the_live_state_is_read_and_nothing_written(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")
+    with RedisServer(tmp_path / "redis", appendonly=False) as server:
+        text = world.config_path.read_text().replace(DEMO_STORE, f"[store]\n{redis_store(server.url)}")
+        world.config_path.write_text(text)
+        token = world.token(world.bot, max_calls=1)
+        headers = {"x-agent-task-token": token, "x-agent-intent": "account_support"}
+        read = {"method": "GET", "path": "/v1/users/alice"}
+        for _ in range(2):  # a budget of one call, checked twice: nothing is charged
+            assert check(world, tmp_path, **read, headers=headers).returncode == 0
+        changed = {**headers, "x-agent-intent": "credential_recovery"}
+        assert check(world, tmp_path, method="GET", path="/v1/users/alice", headers=changed).returncode == 1
+        store, _ = open_store(load_config(world.config_path))
+        try:
+            assert store.revocations() == []  # the intent change revoked nothing for real
+            task_id = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"]
+            assert store.task_calls(task_id) == 0
+            store.revoke_task(task_id, reason="test", by="ops")
+        finally:
+            store.close()
+        revoked = check(world, tmp_path, method="GET", path="/v1/users/alice", headers=headers)
+        assert revoked.returncode == 1 and "task_revoked" in revoked.stdout  # read from Redis
