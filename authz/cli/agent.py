@@ -6,18 +6,32 @@ import argparse
 import sys
 
 from authz.cli.operator import operator_name
-from authz.config import load_config
+from authz.config import AgentStatus, load_config
 from authz.store.open import opened
 
 
 def agent_switch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if args.spiffe_id not in config.agents:
+    agent = config.agents.get(args.spiffe_id)
+    if agent is None:
         print(f"{args.spiffe_id} is not a registered agent", file=sys.stderr)
         return 1
+    suspend = args.action == "suspend"
+    if not suspend and agent.status is AgentStatus.SUSPENDED:
+        print(
+            f"{args.spiffe_id} is suspended in the config ({config.source}: its [[agents]] status), "
+            "not by the kill switch: resuming it takes a change to the config",
+            file=sys.stderr,
+        )
+        return 1
     with opened(config) as (store, _):
-        store.set_agent_suspended(args.spiffe_id, args.action == "suspend", by=operator_name())
-    print(f"{args.spiffe_id}: {args.action}d (every agent-authz process sees it on its next request)")
+        was = store.agent_suspended(args.spiffe_id)
+        store.set_agent_suspended(args.spiffe_id, suspend, by=operator_name())
+    if was is suspend:
+        print(f"{args.spiffe_id}: already {'suspended' if suspend else 'running'}; nothing changed")
+    else:
+        done = "suspended" if suspend else "resumed"
+        print(f"{args.spiffe_id}: {done} (every agent-authz process sharing the store: within a second)")
     return 0
 
 

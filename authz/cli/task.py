@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+import jwt
 from cryptography import x509
 
 from authz.cli.operator import operator_name
@@ -44,15 +46,43 @@ def task_issue(args: argparse.Namespace) -> int:
     except IssueError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
-    print(token)
+    claims = jwt.decode(token, options={"verify_signature": False})  # just signed here
+    if args.json:
+        scope = {"intent": args.intent, "principals": args.principal, "actions": args.action}
+        print(json.dumps({"token": token, "task_id": claims["jti"], "expires": claims["exp"],
+                          "agent": claims["act"]["sub"] if "act" in claims else claims["sub"],
+                          "scope": scope | {"max_calls": args.budget}}, indent=2))  # fmt: skip
+    else:
+        print(token)
+    print(f"task {claims['jti']}: to stop it, agent-authz task revoke --config {args.config} {claims['jti']}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
 def task_revoke(args: argparse.Namespace) -> int:
-    with opened(load_config(args.config)) as (store, _):
+    config = load_config(args.config)
+    with opened(config) as (store, _):
+        known = store.task_revoked(args.task_id) or _audited(config.audit.path, args.task_id)
+        if not known and not args.force:
+            print(
+                f"refused: no decision in {config.audit.path} names task {args.task_id!r}; check the id, "
+                "or --force to revoke a task not used here yet",
+                file=sys.stderr,
+            )
+            return 1
         fresh = store.revoke_task(args.task_id, reason=args.reason, by=operator_name())
     print(f"task {args.task_id} {'revoked' if fresh else 'was already revoked'}")
     return 0
+
+
+def _audited(log: Path, task_id: str) -> bool:
+    """Whether this host's audit log has a decision on the task (read once, line by line)."""
+    needle = json.dumps({"task": task_id}, separators=(",", ":"))[1:-1].encode()
+    try:
+        with log.open("rb") as f:
+            return any(needle in line for line in f)
+    except OSError:
+        return False
 
 
 def task_revoked(args: argparse.Namespace) -> int:
@@ -77,10 +107,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     t.add_argument("--on-behalf-of", help="the user whose authority the agent exercises")
     t.add_argument("--delegated-by", action="append", default=[], help="earlier actor, nearest first")
     t.add_argument("--budget", type=int, help="maximum number of calls")
+    t.add_argument("--json", action="store_true", help="print token, task id, expiry and scope as JSON")
     t.set_defaults(func=task_issue)
     t = tsub.add_parser("revoke", help="revoke a task: its token stops working on the next request")
     t.add_argument("--config", required=True)
     t.add_argument("--reason", default="revoked by operator")
+    t.add_argument("--force", action="store_true", help="revoke an id no decision here names (yet)")
     t.add_argument("task_id")
     t.set_defaults(func=task_revoke)
     t = tsub.add_parser("revoked", help="list revoked tasks, newest first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,12 @@ import pytest
 from factories import BOT, KID, World, make_world
 from tokens import split
 
+from authz.audit import AuditLog
 from authz.config import load_config
 from authz.store.sqlite import SqliteStore
 
 CLI = [sys.executable, "-m", "authz"]
+SUSPENDED = "spiffe://agents.example.org/agent/suspended-bot"  # status = "suspended" in the config
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -130,7 +133,13 @@ def test_task_issue_refuses_an_intent_the_agent_may_not_declare(tmp_path: Path) 
 
 def test_task_revoke(world: World) -> None:
     result = run("task", "revoke", "--config", str(world.config_path), "task-123", "--reason", "incident 7")
-    assert result.returncode == 0 and "revoked" in result.stdout
+    assert result.returncode == 1 and "no decision in" in result.stderr and "--force" in result.stderr
+    forced = run(
+        "task", "revoke", "--config", str(world.config_path), "task-123", "--reason", "incident 7", "--force"
+    )
+    assert forced.returncode == 0 and forced.stdout == "task task-123 revoked\n"
+    again = run("task", "revoke", "--config", str(world.config_path), "task-123")  # known now: revoked
+    assert again.returncode == 0 and again.stdout == "task task-123 was already revoked\n"
     listed = run("task", "revoked", "--config", str(world.config_path))
     assert "task-123\tincident 7" in listed.stdout
     store = SqliteStore(world.config().store_path)
@@ -138,15 +147,52 @@ def test_task_revoke(world: World) -> None:
     store.close()
 
 
+def test_a_task_this_host_decided_on_is_revoked_without_force(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    config = w.config()
+    log = AuditLog(config.audit.path)
+    log.append({"decision_id": "d1", "task": "task-seen", "decision": "allow"}, durable=False)
+    log.close()
+    result = run("task", "revoke", "--config", str(w.config_path), "task-seen")
+    assert result.returncode == 0 and result.stdout == "task task-seen revoked\n"
+    assert (
+        run("task", "revoke", "--config", str(w.config_path), "task-see").returncode == 1
+    )  # a prefix is not it
+
+
+def test_task_issue_json_says_what_to_revoke(world: World) -> None:
+    result = issue(
+        world, "--intent", "account_support", "--principal", "alice", "--action", "user.read", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    _, claims, _ = split(out["token"])
+    assert (out["task_id"], out["expires"], out["agent"]) == (claims["jti"], claims["exp"], BOT)
+    assert out["scope"] == {"intent": "account_support", "principals": ["alice"], "actions": ["user.read"],
+                            "max_calls": None}  # fmt: skip
+    assert f"agent-authz task revoke --config {world.config_path} {claims['jti']}" in result.stderr
+
+
 def test_agent_suspend_and_resume(world: World) -> None:
     config = str(world.config_path)
-    assert run("agent", "suspend", "--config", config, BOT).returncode == 0
+    suspended = run("agent", "suspend", "--config", config, BOT)
+    assert suspended.returncode == 0 and suspended.stdout.startswith(f"{BOT}: suspended (")
     assert f"{BOT}\tsuspended (kill switch)" in run("agent", "list", "--config", config).stdout
     store = SqliteStore(world.config().store_path)
     assert store.agent_suspended(BOT)
-    assert run("agent", "resume", "--config", config, BOT).returncode == 0
+    assert (
+        run("agent", "suspend", "--config", config, BOT).stdout
+        == f"{BOT}: already suspended; nothing changed\n"
+    )
+    resumed = run("agent", "resume", "--config", config, BOT)
+    assert resumed.returncode == 0 and resumed.stdout.startswith(f"{BOT}: resumed (")
     assert not store.agent_suspended(BOT)
     store.close()
+
+
+def test_an_agent_suspended_in_the_config_is_not_resumed_by_the_kill_switch(world: World) -> None:
+    result = run("agent", "resume", "--config", str(world.config_path), SUSPENDED)
+    assert result.returncode == 1 and "suspended in the config" in result.stderr and not result.stdout
 
 
 def test_agent_suspend_unknown_agent(world: World) -> None:
