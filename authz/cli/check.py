@@ -3,7 +3,8 @@
 The request is described in a JSON file (method, path, headers, body, the agent's certificate
 file) and decided by the same ``Authorizer`` the server runs, against a copy of the SQLite
 state (or the live Redis state, read only) and a throw-away audit log: nothing is spent,
-revoked or recorded. Each stage's verdict
+revoked or recorded. The directory is the configured one — live, if it is a service — unless
+``--directory FILE`` names a file; the first line of the output says which. Each stage's verdict
 is printed; a deny is attributed to the stage its reason code belongs to (docs/design.md).
 """
 
@@ -14,6 +15,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from cryptography import x509
 
 from authz.audit import AuditLog
 from authz.config import Config, load_config
+from authz.directory import Directory
+from authz.directory.file import DirectoryFileError, FileDirectory
 from authz.errors import RequestFileError
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
@@ -37,7 +41,7 @@ from authz.store.sqlite import SqliteStore
 def read_request(path: Path) -> RequestContext:
     try:
         spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        cert_path = Path(spec["agent_certificate"])
+        cert_path = Path(_certificate_path(spec))
         if not cert_path.is_absolute():
             cert_path = path.parent / cert_path
         pem = cert_path.read_bytes()
@@ -63,13 +67,29 @@ def read_request(path: Path) -> RequestContext:
     )
 
 
-def decide_offline(config: Config, request: RequestContext) -> Decision:
+def _certificate_path(spec: dict[str, Any]) -> str:
+    """``agent_certificate``: a path, never the PEM itself (which is not echoed back)."""
+    value = spec.get("agent_certificate")
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("'agent_certificate' is required: the path of the agent's certificate (PEM)")
+    if "-----BEGIN" in value:
+        raise ValueError("'agent_certificate' is the path of a PEM file, not the certificate itself")
+    return value
+
+
+def decide_offline(
+    config: Config, request: RequestContext, directory: Directory | None = None
+) -> tuple[Decision, list[str]]:
+    """The decision, and the tasks the server would have revoked (here: nothing is)."""
     with tempfile.TemporaryDirectory(prefix="agent-authz-check-") as tmp:
         offline = replace(config, audit=replace(config.audit, path=Path(tmp) / "audit"))
-        store = _sqlite_copy(config, Path(tmp)) if config.store.kind == "sqlite" else _redis_read_only(config)
+        store = DryRunStore(
+            _sqlite_copy(config, Path(tmp)) if config.store.kind == "sqlite" else open_store(config)[0]
+        )
         audit = AuditLog(offline.audit.path, fsync=False)
         try:
-            return Authorizer(offline, audit, store, Metrics()).check(request)
+            decision = Authorizer(offline, audit, store, Metrics(), directory=directory).check(request)
+            return decision, store.would_revoke
         finally:
             audit.close()
             store.close()
@@ -88,24 +108,37 @@ def _sqlite_copy(config: Config, tmp: Path) -> StateStore:
     return SqliteStore(store_copy)
 
 
-def _redis_read_only(config: Config) -> StateStore:
-    """The live Redis state, read and never written."""
-    store, _ = open_store(config)
-    return DryRunStore(store)
+def where(config: Config, directory_file: str | None) -> str:
+    """What "offline" means for this check: which parts are copies, which are live."""
+    state = (
+        "a copy of the SQLite state" if config.store.kind == "sqlite" else "the live Redis state, read only"
+    )
+    d = config.directory
+    if directory_file:
+        looked_up = f"the directory file {directory_file}"
+    elif d is None:
+        looked_up = "no directory"
+    elif d.kind == "file":
+        looked_up = f"the directory file {d.path}"
+    else:
+        looked_up = f"the live {d.kind} directory at {d.url} (--directory FILE to use a file instead)"
+    return f"deciding offline on {state}, {looked_up}, a throw-away audit log: nothing is changed"
 
 
-def report(decision: Decision) -> list[str]:
+def report(decision: Decision, would_revoke: Sequence[str] = ()) -> list[str]:
     failing = None if decision.allowed else decision.denied_at or STAGE_OF.get(decision.reason, 10)
     lines = []
     for number, name in enumerate(STAGES, start=1):
         if failing is None or number < failing:
             verdict = "pass" if _applies(decision, number) else "not needed"
         elif number == failing:
-            verdict = f"DENY  {decision.reason}: {decision.message}"
+            message = decision.message.replace("; the task is revoked", "")
+            verdict = f"DENY  {decision.reason}: {message}"
         else:
             verdict = "not reached"
         lines.append(f"stage {number:>2} {name:<10} {verdict}")
     lines.append(f"decision: {decision.status} {decision.reason}")
+    lines += [f"the server would revoke task {t} (this check revoked nothing)" for t in would_revoke]
     if decision.body_extra:
         lines.append(json.dumps(decision.body_extra, indent=2))
     return lines
@@ -126,8 +159,16 @@ def check(args: argparse.Namespace) -> int:
     except RequestFileError as exc:
         print(f"cannot check: {exc}", file=sys.stderr)
         return 2
-    decision = decide_offline(config, request)
-    print("\n".join(report(decision)))
+    directory = None
+    if args.directory:
+        try:
+            directory = FileDirectory(Path(args.directory))
+        except DirectoryFileError as exc:
+            print(f"cannot check: --directory: {exc}", file=sys.stderr)
+            return 2
+    print(where(config, args.directory))
+    decision, would_revoke = decide_offline(config, request, directory)
+    print("\n".join(report(decision, would_revoke)))
     return 0 if decision.allowed or decision.reason is Reason.TASK_COMPLETED else 1
 
 
@@ -137,4 +178,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--config", required=True)
     p.add_argument("--request", required=True, help="JSON: method, path, headers, body, agent_certificate")
+    p.add_argument(
+        "--directory", metavar="FILE", help="decide on this directory file, not the configured one"
+    )
     p.set_defaults(func=check)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from factories import World, make_world
 
 from authz.config import load_config
@@ -18,7 +19,9 @@ from authz.store.open import open_store
 from authz.store.sqlite import SqliteStore
 
 
-def check(world: World, tmp_path: Path, **spec: object) -> subprocess.CompletedProcess[str]:
+def check(
+    world: World, tmp_path: Path, extra: list[str] | None = None, **spec: object
+) -> subprocess.CompletedProcess[str]:
     cert = tmp_path / "agent.crt"
     cert.write_bytes(world.bot.cert_pem)
     request = tmp_path / "request.json"
@@ -32,6 +35,7 @@ def check(world: World, tmp_path: Path, **spec: object) -> subprocess.CompletedP
         str(world.config_path),
         "--request",
         str(request),
+        *(extra or []),
     ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
@@ -57,7 +61,7 @@ def test_a_denied_reset_names_its_stage_and_changes_nothing(tmp_path: Path) -> N
     result = check(world, tmp_path, method="POST", path="/v1/users/alice/password/reset", headers=headers,
                    body={"user": "alice"})  # fmt: skip
     assert result.returncode == 1
-    lines = result.stdout.splitlines()
+    lines = result.stdout.splitlines()[1:]  # after the line that says what is live
     assert all("pass" in line for line in lines[:5])
     assert "stage  6 approval   DENY  approval_required" in lines[5]
     assert "not reached" in lines[6] and '"approvers_required": 1' in result.stdout
@@ -76,7 +80,7 @@ def test_a_policy_deny_for_more_approvers_is_the_policy_stages(tmp_path: Path) -
         "x-approval-token": approval,
     }
     result = check(world, tmp_path, method="POST", path=path, headers=headers)
-    lines = result.stdout.splitlines()
+    lines = result.stdout.splitlines()[1:]  # after the line that says what is live
     assert result.returncode == 1 and all("pass" in line for line in lines[:7]), result.stdout
     assert "stage  8 policy     DENY  approvals_insufficient" in lines[7]
     assert '"approvers_needed": 2' in result.stdout
@@ -90,7 +94,10 @@ def test_a_changed_intent_revokes_nothing_for_real(tmp_path: Path) -> None:
         headers = {"x-agent-task-token": token, "x-agent-intent": "credential_recovery"}
         result = check(world, tmp_path, method="GET", path="/v1/users/alice", headers=headers)
         assert "stage  5 intent     DENY  intent_mismatch" in result.stdout
-        assert store.revocations() == []  # the offline copy was revoked, not this one
+        assert "the task is revoked" not in result.stdout  # it is not: this is a check
+        task_id = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"]
+        assert f"the server would revoke task {task_id} (this check revoked nothing)" in result.stdout
+        assert store.revocations() == []
     finally:
         store.close()
 
@@ -99,6 +106,57 @@ def test_an_unusable_request_file(tmp_path: Path) -> None:
     world = make_world(tmp_path / "world")
     result = check(world, tmp_path, method="GET")  # no path
     assert result.returncode == 2 and "cannot check" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("certificate", "problem"),
+    [
+        (None, "'agent_certificate' is required: the path of the agent's certificate (PEM)"),
+        ("-----BEGIN CERTIFICATE-----\nMIIB…secret-ish…\n-----END CERTIFICATE-----",
+         "'agent_certificate' is the path of a PEM file, not the certificate itself"),
+    ],
+    ids=["missing", "inlined"],
+)  # fmt: skip
+def test_a_missing_or_inlined_certificate_is_named_not_echoed(
+    tmp_path: Path, certificate: str | None, problem: str
+) -> None:
+    world = make_world(tmp_path / "world")
+    request = tmp_path / "request.json"
+    spec = {"method": "GET", "path": "/v1/users/alice"} | (
+        {} if certificate is None else {"agent_certificate": certificate}
+    )
+    request.write_text(json.dumps(spec))
+    argv = [
+        sys.executable,
+        "-m",
+        "authz",
+        "check",
+        "--config",
+        str(world.config_path),
+        "--request",
+        str(request),
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and problem in result.stderr
+    assert "KeyError" not in result.stderr and "MIIB" not in result.stderr
+
+
+def test_the_first_line_says_what_is_live_and_a_directory_file_replaces_the_service(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "world")  # its directory: a file beside the config
+    headers = {"x-agent-task-token": world.token(world.bot), "x-agent-intent": "account_support"}
+    read = {"method": "GET", "path": "/v1/users/alice", "headers": headers}
+    first = check(world, tmp_path, **read).stdout.splitlines()[0]
+    assert first.startswith("deciding offline on a copy of the SQLite state, the directory file ")
+    service = 'kind = "http"\nurl = "http://127.0.0.1:9/{name}"'  # nothing listens on port 9
+    world.config_path.write_text(
+        world.config_path.read_text().replace('kind = "file"\npath = "directory.json"', service)
+    )
+    live = check(world, tmp_path, **read)
+    assert "the live http directory at http://127.0.0.1:9/{name}" in live.stdout.splitlines()[0]
+    assert live.returncode == 1  # nothing listens there: the read cannot be checked against it
+    from_file = check(world, tmp_path, **read, extra=["--directory", str(world.root / "directory.json")])
+    assert from_file.returncode == 0, from_file.stdout
+    assert f"the directory file {world.root / 'directory.json'}" in from_file.stdout.splitlines()[0]
 
 
 def test_with_a_redis_store_the_live_state_is_read_and_nothing_written(tmp_path: Path) -> None:
