@@ -9,6 +9,9 @@ stages it needs and nothing else:
 - ``POST /.well-known/agent-authz/task/complete`` — an agent ends its own task: identity and the
   task token (stages 1 and 3); the answer is agent-authz's own (``task_completed``), and the
   task's revocation is an effect stage 10 applies. Nothing reaches the API.
+- ``GET /.well-known/agent-authz/ready`` — a readiness probe of the whole path (a deployment's,
+  or the demo's): identity only; answered ``200 ready`` by agent-authz, audited and counted as
+  ``ready``, never as a deny of an unknown route. Nothing reaches the API.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from authz.model import Decision, Operation
 from authz.reasons import Denied, Reason
 from authz.stages.identity import IdentityStage
 from authz.stages.task import TaskStage
-from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH
+from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH, READY_PATH
 
 TASK_HEADER = "x-agent-task-token"
 _REQUEST_ID = re.compile(r"apr-[0-9a-f]{16}")
@@ -44,7 +47,14 @@ class WellKnown:
             return self._complete_task
         if method == "GET" and path.startswith(POLL_PATH):
             return self._poll
+        if method == "GET" and path == READY_PATH:
+            return self._ready
         return None
+
+    def _ready(self, d: Decision, now: dt.datetime) -> None:
+        r = d.request
+        d.caller = self._identity.verify(r.principal, r.certificate, now)
+        d.deny(Reason.READY, "agent-authz answers through the proxy")
 
     def _poll(self, d: Decision, now: dt.datetime) -> None:
         """An agent asks after an approval request: identity is enough, the API checks whose it is."""

@@ -16,6 +16,7 @@ from authz.errors import AuthzError
 class Reason(StrEnum):
     ALLOWED = "allowed"
     TASK_COMPLETED = "task_completed"  # the agent ended its task; answered by agent-authz itself
+    READY = "ready"  # a readiness probe through the proxy; answered by agent-authz itself
     # stage 1: identity
     MISSING_CLIENT_IDENTITY = "missing_client_identity"
     INVALID_CLIENT_CERTIFICATE = "invalid_client_certificate"
@@ -111,12 +112,14 @@ _UNAUTHENTICATED = frozenset(
         Reason.TOKEN_BINDING_MISMATCH,
     }
 )
+#: Answers that are not refusals: no stage denies them, their status is 200.
+NOT_DENIES = frozenset({Reason.ALLOWED, Reason.TASK_COMPLETED, Reason.READY})
 _UNAVAILABLE = frozenset({Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Reason.INTERNAL_ERROR})
 
 
 def http_status(reason: Reason) -> int:
     """The HTTP status of a deny (docs/reasons.md): 401 identity/token, 503 unavailable, else 403."""
-    if reason in (Reason.ALLOWED, Reason.TASK_COMPLETED):
+    if reason in NOT_DENIES:
         return 200
     if reason in _UNAUTHENTICATED:
         return 401

@@ -31,7 +31,7 @@ from authz.errors import RequestFileError
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.pipeline import Authorizer
-from authz.reasons import STAGE_OF, STAGES, Reason
+from authz.reasons import NOT_DENIES, STAGE_OF, STAGES
 from authz.store import StateStore
 from authz.store.dry_run import DryRunStore
 from authz.store.open import open_store
@@ -169,7 +169,7 @@ def check(args: argparse.Namespace) -> int:
     print(where(config, args.directory))
     decision, would_revoke = decide_offline(config, request, directory)
     print("\n".join(report(decision, would_revoke)))
-    return 0 if decision.allowed or decision.reason is Reason.TASK_COMPLETED else 1
+    return 0 if decision.allowed or decision.reason in NOT_DENIES else 1
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

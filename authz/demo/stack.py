@@ -42,8 +42,8 @@ from authz.devkit.world import (
 )
 from authz.envoy.config import EnvoyParams, render, to_yaml
 from authz.envoy.descriptor import approvals_descriptor
+from authz.wellknown import READY_PATH
 
-READY_PROBE_PATH = "/.well-known/agent-authz/ready"  # no route: agent-authz denies it
 #: What Envoy, grpcio and Python's socket servers log when a port is taken.
 _BIND_FAILURES = ("address already in use", "cannot bind", "failed to bind", "errno 98")
 
@@ -233,12 +233,12 @@ class Stack:
         )
 
     def authz_answers_through_envoy(self) -> bool:
-        """Ready: agent-authz itself answers (denies) a probe sent through Envoy over mTLS.
+        """Ready: agent-authz itself answers ``ready`` to a probe sent through Envoy over mTLS.
 
         Envoy's admin page can show the endpoint healthy a moment before its worker routes to it.
         """
-        resp = self.client(self.agents[0]).request("GET", READY_PROBE_PATH)
-        return bool(resp.reason)
+        resp = self.client(self.agents[0]).request("GET", READY_PATH)
+        return resp.reason == "ready"
 
     def _alive(self, name: str) -> bool:
         proc = self.procs.get(name)

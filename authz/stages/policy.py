@@ -26,7 +26,7 @@ from authz.directory import Group, Principal
 from authz.model import Action, Context, Decision
 from authz.names import name_key
 from authz.policy.engine import Policies, PolicyInput, PolicyVerdict
-from authz.reasons import STAGE_OF, Denied, Reason
+from authz.reasons import NOT_DENIES, STAGE_OF, Denied, Reason
 from authz.tokens.task import Task
 
 _KNOWN = {r.value: r for r in Reason}
@@ -58,7 +58,7 @@ class PolicyStage:
             message = "the policy could not be evaluated; denied"
             raise Denied(Reason.POLICY_DENIED, message, detail, POLICY_STAGE)
         reason = _KNOWN.get(verdict.reason or "", Reason.POLICY_DENIED)
-        if reason is Reason.ALLOWED or reason is Reason.TASK_COMPLETED:
+        if reason in NOT_DENIES:
             reason = Reason.POLICY_DENIED  # a policy cannot claim those
         by = ", ".join(verdict.policies) or "no policy permits it (default deny)"
         message = f"{action.name} on {action.target} is denied by policy: {by}"

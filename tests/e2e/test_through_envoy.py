@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from authz.demo.processes import wait_until
 from authz.demo.stack import Stack
 from authz.devkit.pki import SERVER_AUTH, Issued, make_ca, make_svid
 from authz.model import CREDENTIAL_HEADERS, INJECTED_HEADERS
+from authz.wellknown import READY_PATH
 
 pytestmark = pytest.mark.e2e
 
@@ -188,6 +190,13 @@ def test_audit_log_of_the_session_verifies(e2e: E2E) -> None:
     result = verify(e2e.stack.audit_path)
     assert result.ok, result.problem
     assert result.records >= 1
+
+
+def test_the_stacks_readiness_probe_is_audited_as_ready_not_as_an_unknown_route(fresh_stack: E2E) -> None:
+    records = [json.loads(line) for line in fresh_stack.stack.audit_path.read_text().splitlines()]
+    probes = [r for r in records if r["path"] == READY_PATH]
+    assert probes and {(r["decision"], r["reason"]) for r in probes} == {("deny", "ready")}
+    assert not [r for r in records if r["reason"] == "unknown_route"]
 
 
 def test_authorizer_stopped_envoy_fails_closed(fresh_stack: E2E) -> None:

@@ -41,7 +41,7 @@ def check(
 
 
 def test_every_deny_reason_belongs_to_a_stage() -> None:
-    assert set(Reason) - set(STAGE_OF) == {Reason.ALLOWED, Reason.TASK_COMPLETED}
+    assert set(Reason) - set(STAGE_OF) == {Reason.ALLOWED, Reason.TASK_COMPLETED, Reason.READY}
 
 
 def test_an_allowed_read(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from authz.reasons import Denied, Reason
 from authz.stages.identity import IdentityStage
 from authz.stages.task import TaskStage
 from authz.store.sqlite import SqliteStore
-from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH
+from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH, READY_PATH
 
 REQUEST_ID = "apr-0123456789abcdef"
 
@@ -50,6 +50,9 @@ def now() -> dt.datetime:
         ("POST", POLL_PATH + REQUEST_ID, None),
         ("POST", COMPLETE_TASK_PATH + "/", None),
         ("GET", "/v1/users/alice", None),
+        ("GET", READY_PATH, "_ready"),
+        ("POST", READY_PATH, None),
+        ("GET", READY_PATH + "/", None),
     ],
 )
 def test_which_requests_an_endpoint_answers(
@@ -118,3 +121,16 @@ def test_completing_a_task_needs_its_token(world: World, endpoints: WellKnown, n
     with pytest.raises(Denied) as info:
         endpoint(d, now)
     assert info.value.reason is Reason.TASK_TOKEN_MISSING and d.effects.revoke is None
+
+
+def test_a_readiness_probe_is_answered_ready_for_a_registered_agent_only(
+    world: World, endpoints: WellKnown, now: dt.datetime
+) -> None:
+    endpoint = endpoints.route("GET", READY_PATH)
+    assert endpoint is not None
+    d = Decision("d-1", world.request("GET", READY_PATH))
+    endpoint(d, now)
+    assert (d.reason, d.status, d.upstream_headers, d.operation) == (Reason.READY, 200, {}, None)
+    with pytest.raises(Denied) as info:
+        endpoint(Decision("d-2", world.request("GET", READY_PATH, svid=world.svid(ROGUE))), now)
+    assert info.value.reason is Reason.UNKNOWN_AGENT

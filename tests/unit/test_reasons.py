@@ -7,9 +7,11 @@ import pytest
 
 from authz.effects import Revoke
 from authz.errors import AuthzError
-from authz.reasons import STAGE_OF, STAGES, Denied, Reason, http_status
+from authz.reasons import NOT_DENIES, STAGE_OF, STAGES, Denied, Reason, http_status
 
-NOT_DENIES = {Reason.ALLOWED, Reason.TASK_COMPLETED}
+
+def test_the_answers_that_are_not_refusals() -> None:
+    assert NOT_DENIES == {Reason.ALLOWED, Reason.TASK_COMPLETED, Reason.READY}
 
 
 def test_every_deny_reason_belongs_to_exactly_one_stage() -> None:
@@ -45,6 +47,7 @@ def test_codes_are_stable_snake_case_strings() -> None:
     [
         (Reason.ALLOWED, 200),
         (Reason.TASK_COMPLETED, 200),
+        (Reason.READY, 200),
         (Reason.MISSING_CLIENT_IDENTITY, 401),
         (Reason.INVALID_CLIENT_CERTIFICATE, 401),
         (Reason.TASK_TOKEN_MISSING, 401),
