@@ -32,10 +32,11 @@ class AuthzError(Exception):
 class ConfigError(AuthzError):
     """A configuration problem found at start-up; names the file and the key."""
 
-    def __init__(self, file: Path | str, key: str, problem: str) -> None:
-        where = f"{file}: {key}" if key else str(file)
+    def __init__(self, file: Path | str, key: str, problem: str, line: int | None = None) -> None:
+        at = f"{file}:{line}" if line else str(file)
+        where = f"{at}: {key}" if key else at
         super().__init__(f"{where}: {problem}")
-        self.file, self.key, self.problem = str(file), key, problem
+        self.file, self.key, self.problem, self.line = str(file), key, problem, line
 
 
 class IdentityError(AuthzError):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Any
 
+from authz.config.lines import header_line, line_of
 from authz.config.model import ConfigError
 
 
@@ -16,30 +18,36 @@ class Table:
         if not isinstance(data, dict):
             raise ConfigError(file, prefix, "must be a table")
         self.file, self.prefix, self.data = file, prefix, dict(data)
+        self._asked: set[str] = set()  # every key read: the valid ones, for "did you mean"
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
     def _take(self, name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self._asked.add(name)
         if name not in self.data:
             if default is REQUIRED:
-                raise ConfigError(self.file, self._key(name), "is required")
+                raise ConfigError(
+                    self.file, self._key(name), "is required", header_line(self.file, self.prefix)
+                )
             return default
         value = self.data.pop(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(self.file, self._key(name), f"has the wrong type ({type(value).__name__})")
+            raise self.fail(
+                name, f"has the wrong type ({type(value).__name__}): expected {_expected(kind)}"
+            )
         return value
 
     def text(self, name: str, default: Any = None, *, nonempty: bool = True) -> Any:
         value = self._take(name, str, REQUIRED if default is None else default)
         if nonempty and isinstance(value, str) and not value.strip():
-            raise ConfigError(self.file, self._key(name), "must not be empty")
+            raise self.fail(name, "must not be empty")
         return value
 
     def opt_str(self, name: str) -> str | None:
         value = self._take(name, str, None)
         if value is not None and not value.strip():
-            raise ConfigError(self.file, self._key(name), "must not be empty")
+            raise self.fail(name, "must not be empty")
         return value  # type: ignore[no-any-return]
 
     def flag(self, name: str, default: bool) -> bool:
@@ -48,7 +56,7 @@ class Table:
     def integer(self, name: str, default: int, minimum: int = 1) -> int:
         value: int = self._take(name, int, default)
         if value < minimum:
-            raise ConfigError(self.file, self._key(name), f"must be at least {minimum}")
+            raise self.fail(name, f"must be at least {minimum}")
         return value
 
     def path(self, name: str) -> Path:
@@ -64,15 +72,30 @@ class Table:
         return Table(self.file, self._key(name), self._take(name, dict, {}))
 
     def fail(self, name: str, problem: str) -> ConfigError:
-        return ConfigError(self.file, self._key(name), problem)
+        return ConfigError(self.file, self._key(name), problem, line_of(self.file, self.prefix, name))
 
     def done(self) -> None:
         if self.data:
-            unknown = ", ".join(sorted(self.data))
-            raise ConfigError(self.file, self.prefix or "(top level)", f"unknown key(s): {unknown}")
+            first = sorted(self.data)[0]
+            unknown = ", ".join(f"{k}{_did_you_mean(k, self._asked)}" for k in sorted(self.data))
+            where = line_of(self.file, self.prefix, first)
+            raise ConfigError(self.file, self.prefix or "(top level)", f"unknown key(s): {unknown}", where)
 
 
 REQUIRED = object()
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table",
+               float: "a number"}  # fmt: skip
+
+
+def _expected(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+
+
+def _did_you_mean(key: str, valid: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def strings_or_empty(t: Table, name: str) -> list[str]:

@@ -73,7 +73,9 @@ def test_serve_refuses_a_broken_config(tmp_path: Path) -> None:
     world.config_path.write_text(world.config_path.read_text().replace('class = "read"', 'class = "reed"'))
     result = run("serve", "--config", str(world.config_path))
     assert result.returncode == 2
-    assert f"config error: {world.config_path}: routes[0].class" in result.stderr
+    lines = world.config_path.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if 'class = "reed"' in text)
+    assert f"config error: {world.config_path}:{line}: routes[0].class" in result.stderr  # file:line: key
     assert "Traceback" not in result.stderr
 
 

@@ -152,7 +152,11 @@ def test_a_scim_url_that_is_no_http_base_url_is_refused(config_path: Path, url: 
     [
         ('group_url = "http://iam/g/{name}"', "directory", "unknown key(s): group_url"),
         ('path = "directory.json"', "directory", "unknown key(s): path"),
-        ('privileged_groups = "it-admins"', "directory.privileged_groups", "has the wrong type (str)"),
+        (
+            'privileged_groups = "it-admins"',
+            "directory.privileged_groups",
+            "has the wrong type (str): expected a list",
+        ),
         ("privileged_roles = [1]", "directory.privileged_roles", "must be a non-empty list of strings"),
         ('service_types = [""]', "directory.service_types", "must be a non-empty list of strings"),
         ("ttl = -1", "directory.ttl", "must be at least 0"),

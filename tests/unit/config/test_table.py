@@ -61,8 +61,19 @@ def test_a_table_that_is_not_a_table_is_refused() -> None:
 )  # fmt: skip
 def test_what_is_refused_names_its_key(read: Any, data: dict[str, Any], key: str, problem: str) -> None:
     error = refusal(lambda: read(table(**data)))
-    assert (error.key, error.problem) == (key, problem)
-    assert str(error) == f"{FILE}: {key}: {problem}"
+    expected = _EXPECTED.get(problem, "")  # a wrong type also says which type was expected
+    assert (error.key, error.problem) == (key, problem + expected)
+    assert str(error) == f"{FILE}: {key}: {problem}{expected}"
+
+
+_EXPECTED = {
+    "has the wrong type (int)": ": expected a string",
+    "has the wrong type (str)": ": expected true or false",
+    "has the wrong type (bool)": ": expected an integer",
+    "has the wrong type (float)": ": expected an integer",
+    "has the wrong type (dict)": ": expected a list",
+    "has the wrong type (list)": ": expected a table",
+}
 
 
 @pytest.mark.parametrize(
@@ -101,7 +112,7 @@ def test_each_key_is_taken_once_and_leftovers_are_refused() -> None:
     t.text("issuer")
     assert refusal(lambda: t.text("issuer")).problem == "is required"  # taken already
     error = refusal(t.done)
-    assert (error.key, error.problem) == ("tasks", "unknown key(s): extra, isuer")
+    assert (error.key, error.problem) == ("tasks", "unknown key(s): extra, isuer (did you mean issuer?)")
 
 
 def test_a_leftover_at_the_top_level_is_named_so() -> None:

@@ -39,6 +39,7 @@ class Store:
         max_calls: int | None,
         approval_ids: Sequence[str] = (),
         keep_until: float | None = None,
+        approvals_until: float | None = None,
     ) -> CommitOutcome:
         self.commits.append({"task_id": task_id, "max_calls": max_calls, "approval_ids": list(approval_ids)})
         if self.outcome is None:
