@@ -196,7 +196,7 @@ class Policies:
             cedarpy.PolicySet.from_str(text)
         except ValueError as exc:
             line = _first_unparsable(text, starts)
-            raise PolicyFileError(path, line, f"does not parse: {exc}") from None
+            raise PolicyFileError(path, line, f"{_named(text, starts, line)}does not parse: {exc}") from None
         result = cedarpy.validate_policies(text, schema_text)
         if not result.validation_passed:
             first = str(result.errors[0])
@@ -204,8 +204,10 @@ class Policies:
             line = None
             if match:
                 index = int(match.group(1)[len("policy") :])
-                line = starts[index] if index < len(starts) else None
-                first = match.group(2)
+                start = starts[index] if index < len(starts) else None
+                name = _policy_id(text, starts, start) or match.group(1)
+                first = match.group(2).replace(f"`{match.group(1)}`", f"`{name}`")
+                line = _line_naming(text, starts, start, first.replace(f"`{name}`", ""))
             raise PolicyFileError(path, line, f"fails schema validation: {first}")
         return text
 
@@ -286,6 +288,41 @@ def _key(request: PolicyInput) -> Hashable | None:
         )
     except TypeError:
         return None
+
+
+_ANNOTATED_ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
+_QUOTED = re.compile(r"`([^`]+)`")
+
+
+def _span(text: str, starts: list[int], start: int | None) -> list[str]:
+    """The lines of the policy starting on line ``start`` (up to the next policy)."""
+    if start is None:
+        return []
+    lines = text.splitlines()
+    later = [s for s in starts if s > start]
+    return lines[start - 1 : (later[0] - 1 if later else len(lines))]
+
+
+def _policy_id(text: str, starts: list[int], start: int | None) -> str | None:
+    """The policy's ``@id`` (what operators call it), if it has one."""
+    found = _ANNOTATED_ID.search("\n".join(_span(text, starts, start)))
+    return found.group(1) if found else None
+
+
+def _named(text: str, starts: list[int], start: int | None) -> str:
+    name = _policy_id(text, starts, start)
+    return f"policy `{name}` " if name else ""
+
+
+def _line_naming(text: str, starts: list[int], start: int | None, problem: str) -> int | None:
+    """The first line of the policy that holds a name the problem quotes (`privilegd`), else
+    the policy's first line: Cedar's validator reports no positions."""
+    names = [n for n in _QUOTED.findall(problem) if not n.startswith(("Action::", "policy"))]
+    for offset, line in enumerate(_span(text, starts, start)):
+        code = line.split("//", 1)[0]
+        if any(re.search(rf"\b{re.escape(n)}\b", code) for n in names):
+            return (start or 1) + offset
+    return start
 
 
 def _first_unparsable(text: str, starts: list[int]) -> int | None:

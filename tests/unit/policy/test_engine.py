@@ -44,7 +44,11 @@ when { resource.privilegd };
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "problem"), [(BROKEN, 5, "does not parse"), (UNKNOWN_ATTRIBUTE, 4, "schema")]
+    ("text", "line", "problem"),
+    [
+        (BROKEN, 5, "policy `broken` does not parse"),  # the policy's line: Cedar says no more
+        (UNKNOWN_ATTRIBUTE, 6, "for policy `typo`, attribute `privilegd`"),  # the line naming it
+    ],
 )
 def test_errors_name_the_file_and_line(folder: Path, text: str, line: int, problem: str) -> None:
     (folder / "b-extra.cedar").write_text(text)
