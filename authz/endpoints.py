@@ -4,8 +4,9 @@ They reach agent-authz through the proxy like any call, so they are decided here
 stages it needs and nothing else:
 
 - ``GET /.well-known/agent-authz/approvals/{id}`` — an agent polls its approval request. The
-  caller's identity (stage 1) is enough: the approval API, served behind the allow, answers
-  only the agent whose request it is.
+  caller's identity (stage 1) is enough, and the request must be the caller's: any other id is
+  ``approval_request_unknown`` (404, in the shape of every deny), so an agent cannot learn that
+  someone else's request exists. The approval API, served behind the allow, checks again.
 - ``POST /.well-known/agent-authz/task/complete`` — an agent ends its own task: identity and the
   task token (stages 1 and 3); the answer is agent-authz's own (``task_completed``), and the
   task's revocation is an effect stage 10 applies. Nothing reaches the API.
@@ -26,6 +27,7 @@ from authz.model import Decision, Operation
 from authz.reasons import Denied, Reason
 from authz.stages.identity import IdentityStage
 from authz.stages.task import TaskStage
+from authz.store.queue import ApprovalQueue
 from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH, READY_PATH
 
 TASK_HEADER = "x-agent-task-token"
@@ -38,8 +40,8 @@ Endpoint = Callable[[Decision, dt.datetime], None]
 
 
 class WellKnown:
-    def __init__(self, identity: IdentityStage, task: TaskStage) -> None:
-        self._identity, self._task = identity, task
+    def __init__(self, identity: IdentityStage, task: TaskStage, queue: ApprovalQueue | None = None) -> None:
+        self._identity, self._task, self._queue = identity, task, queue
 
     def route(self, method: str, path: str) -> Endpoint | None:
         """The endpoint answering ``method path``, or None: the request goes through the pipeline."""
@@ -63,6 +65,10 @@ class WellKnown:
         request_id = r.path[len(POLL_PATH) :]
         if not _REQUEST_ID.fullmatch(request_id):
             raise Denied(Reason.MALFORMED_REQUEST, "not an approval request id")
+        if self._queue is not None:
+            found = self._queue.get(request_id, now=now.timestamp())
+            if found is None or found.new.agent != d.caller.agent.spiffe_id:
+                raise Denied(Reason.APPROVAL_REQUEST_UNKNOWN, f"no approval request {request_id} of yours")
         d.operation = Operation(POLL_ROUTE, request_id)
         d.allow()
 

@@ -98,7 +98,7 @@ class Authorizer:
         )
         self._record = RecordStage(audit, store, metrics, queue, config.approvals)
         self._lift = Lift(self._policy, self._context, config.approvals.max_tokens)
-        self._endpoints = WellKnown(self._identity, self._task)
+        self._endpoints = WellKnown(self._identity, self._task, queue)
         self._metrics = metrics
         self._clock = clock
         self._ids = DecisionIds()

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     APPROVER_NOT_ALLOWED = "approver_not_allowed"
     APPROVALS_INSUFFICIENT = "approvals_insufficient"
     APPROVAL_REPLAYED = "approval_replayed"
+    APPROVAL_REQUEST_UNKNOWN = "approval_request_unknown"  # a poll of no request of the caller's
     # stages 7-9
     CONTEXT_UNAVAILABLE = "context_unavailable"
     TARGET_UNKNOWN = "target_unknown"  # a change to a principal or group the directory does not know
@@ -93,6 +94,7 @@ _BY_STAGE: tuple[tuple[Reason, ...], ...] = (
         Reason.APPROVER_NOT_ALLOWED,
         Reason.APPROVALS_INSUFFICIENT,
         Reason.APPROVAL_REPLAYED,
+        Reason.APPROVAL_REQUEST_UNKNOWN,
     ),
     (Reason.CONTEXT_UNAVAILABLE, Reason.TARGET_UNKNOWN, Reason.TARGET_AMBIGUOUS),
     (Reason.POLICY_DENIED,),
@@ -118,13 +120,16 @@ _UNAVAILABLE = frozenset({Reason.AUDIT_UNAVAILABLE, Reason.STORE_UNAVAILABLE, Re
 
 
 def http_status(reason: Reason) -> int:
-    """The HTTP status of a deny (docs/reasons.md): 401 identity/token, 503 unavailable, else 403."""
+    """The HTTP status of a deny (docs/reasons.md): 401 identity/token, 503 unavailable, 404 a
+    poll of no approval request of the caller's, else 403."""
     if reason in NOT_DENIES:
         return 200
     if reason in _UNAUTHENTICATED:
         return 401
     if reason in _UNAVAILABLE:
         return 503
+    if reason is Reason.APPROVAL_REQUEST_UNKNOWN:
+        return 404
     return 403
 
 

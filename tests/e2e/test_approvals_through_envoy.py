@@ -90,6 +90,7 @@ def test_agent_polls_then_retries_with_the_approval(e2e: E2E) -> None:
     denied = agent.request("POST", RESET, BODY, token=task, intent="credential_recovery").json()["approval"]
     pending = poll(agent, denied["poll"])
     assert pending.status == 200
+    assert pending.json()["expires"] == denied["expires"] and isinstance(denied["expires"], int)  # one type
     assert pending.json() == {**pending.json(), "status": "PENDING", "interval": 5, "approval_header": ""}
     key = str(e2e.stack.workdir / "keys" / "approver-dana.key")
     assert approvals_cli(e2e, "approve", "--key", key, denied["request_id"]).returncode == 0
@@ -116,7 +117,13 @@ def test_attack_agent_polls_another_agents_request(e2e: E2E) -> None:
         "approval"
     ]
     resp = poll(e2e.agent("audit-bot"), denied["poll"])
-    assert resp.status == 404 and "approval_header" not in resp.body.decode()
+    assert (resp.status, resp.reason) == (404, "approval_request_unknown")
+    assert "approval_header" not in resp.body.decode() and "code" not in resp.json()  # a deny, not gRPC's
+    nothing = poll(e2e.agent("audit-bot"), "/.well-known/agent-authz/approvals/apr-0000000000000000")
+    assert (nothing.status, nothing.json()["message"]) == (
+        404,
+        "no approval request apr-0000000000000000 of yours",
+    )
 
 
 def test_attack_unregistered_agent_polls(e2e: E2E) -> None:

@@ -17,7 +17,9 @@ from authz.model import Decision
 from authz.reasons import Denied, Reason
 from authz.stages.identity import IdentityStage
 from authz.stages.task import TaskStage
+from authz.store.queue import NewRequest
 from authz.store.sqlite import SqliteStore
+from authz.store.sqlite_queue import SqliteQueue
 from authz.wellknown import COMPLETE_TASK_PATH, POLL_PATH, READY_PATH
 
 REQUEST_ID = "apr-0123456789abcdef"
@@ -134,3 +136,42 @@ def test_a_readiness_probe_is_answered_ready_for_a_registered_agent_only(
     with pytest.raises(Denied) as info:
         endpoint(Decision("d-2", world.request("GET", READY_PATH, svid=world.svid(ROGUE))), now)
     assert info.value.reason is Reason.UNKNOWN_AGENT
+
+
+def filed_by(queue: SqliteQueue, agent: str, now: dt.datetime) -> str:
+    new = NewRequest(
+        agent=agent, owner="o", task_id="t1", on_behalf_of=None, intent="credential_recovery",
+        justification=None, prompt_ref=None, operation="user.password.reset", op_class="credential_change",
+        principal="alice", method="POST", path="/v1/users/alice/password/reset", body=b"", req="r",
+        approvers_needed=1, expires=now.timestamp() + 300,
+    )  # fmt: skip
+    filed = queue.file(new, now=now.timestamp(), per_agent=10, window=60)
+    assert filed is not None
+    return filed[0]
+
+
+def test_a_poll_answers_only_the_agent_whose_request_it_is(
+    world: World, tmp_path: Path, now: dt.datetime
+) -> None:
+    config, store = world.config(), SqliteStore(tmp_path / "queue.db")
+    try:
+        queue = SqliteQueue(store)
+        endpoints = WellKnown(
+            IdentityStage(config.trust_domains, config.agents, store), TaskStage(config.tasks, store), queue
+        )
+        mine, theirs = (
+            filed_by(queue, BOT, now),
+            filed_by(queue, "spiffe://agents.example.org/agent/audit-bot", now),
+        )
+        d = Decision("d-1", world.request("GET", POLL_PATH + mine))
+        endpoints._poll(d, now)
+        assert d.allowed and d.operation is not None and d.operation.target == mine
+        for other in (theirs, REQUEST_ID):  # another agent's, and none at all: the same answer
+            with pytest.raises(Denied) as info:
+                endpoints._poll(Decision("d-2", world.request("GET", POLL_PATH + other)), now)
+            assert (info.value.reason, info.value.message) == (
+                Reason.APPROVAL_REQUEST_UNKNOWN,
+                f"no approval request {other} of yours",
+            )
+    finally:
+        store.close()

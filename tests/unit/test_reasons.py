@@ -57,6 +57,7 @@ def test_codes_are_stable_snake_case_strings() -> None:
         (Reason.TASK_REVOKED, 403),
         (Reason.APPROVAL_REQUIRED, 403),
         (Reason.CONTEXT_UNAVAILABLE, 403),
+        (Reason.APPROVAL_REQUEST_UNKNOWN, 404),
         (Reason.AUDIT_UNAVAILABLE, 503),
         (Reason.STORE_UNAVAILABLE, 503),
         (Reason.INTERNAL_ERROR, 503),
