@@ -23,12 +23,16 @@ from authz.cli import (
 )
 from authz.errors import AuditError, ConfigError, StoreError
 
+DESCRIPTION = (
+    "The authorizer for AI agents' calls to IAM APIs (an Envoy ext_authz server), "
+    "and the tools to run it: tasks, approvals, the kill switch, audit, config and policy checks."
+)
 #: In the order ``--help`` lists them.
 GROUPS = (serve, config, keys, approver, task, agent, approvals, policy, check, audit, pki, envoy, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agent-authz", description=__doc__)
+    parser = argparse.ArgumentParser(prog="agent-authz", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:

@@ -43,6 +43,8 @@ def approvals_list(args: argparse.Namespace) -> int:
     status = None if args.all else RequestStatus.PENDING
     with _queue(config) as queue:
         requests = queue.requests(now=time.time(), status=status, limit=args.limit)
+    if requests:
+        print("REQUEST\tSTATUS\tAPPROVALS\tOPERATION PRINCIPAL\tAGENT")
     for r in requests:
         have = f"{len(r.approvers)}/{r.new.approvers_needed}"
         print(f"{r.request_id}\t{r.status}\t{have}\t{r.new.operation} {r.new.principal}\t{r.new.agent}")
@@ -191,7 +193,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     q.set_defaults(func=approvals_show)
     q = qsub.add_parser("approve", help="sign an approval with your own key and queue it for the agent")
     q.add_argument("--config", required=True)
-    q.add_argument("--key", required=True, help="your approver private key (from `approver init`)")
+    q.add_argument("--key", required=True, help="your approver private key (from agent-authz approver init)")
     q.add_argument("request_id")
     q.set_defaults(func=approvals_approve)
     q = qsub.add_parser("deny", help="refuse a request; the agent sees the reason when it polls")

@@ -87,10 +87,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--store", choices=("sqlite", "redis"), default="sqlite",
         help="the state store: one SQLite file (default), or a real redis-server shared by two "
-        "agent-authz processes (needs redis-server: `make` installs it)",
+        "agent-authz processes (needs redis-server, which make installs)",
     )  # fmt: skip
     p.add_argument(
         "--scim-server", choices=("scim2-server", "canaille"), default="scim2-server",
-        help="with --api scim: which SCIM server (canaille needs `make`'s .venv-canaille)",
+        help="with --api scim: which SCIM server (canaille needs the .venv-canaille make builds)",
     )  # fmt: skip
     p.set_defaults(func=demo)

@@ -81,15 +81,23 @@ def _hold(stack: Stack) -> int:
     done.wait()
     print("stopping ...", file=sys.stderr)
     stack.stop()
-    shutil.rmtree(stack.workdir, ignore_errors=True)
-    env_file.unlink(missing_ok=True)
+    env_file.unlink(missing_ok=True)  # its paths point into the stack's folder, kept for a look:
+    print(f"stopped; the audit logs, the state and every log are kept in {stack.workdir}", file=sys.stderr)
     return 0
+
+
+def _cli() -> str:
+    """How to run this agent-authz from a shell: its own script beside the interpreter (the venv's
+    bin/), or the interpreter itself — never a bare name that PATH may not know."""
+    beside = Path(sys.executable).with_name("agent-authz")
+    return str(beside) if beside.exists() else f"{sys.executable} -m authz"
 
 
 def _hold_help(env: dict[str, Any], env_file: Path, ports: dict[str, int]) -> str:
     bot = env["agents"]["helpdesk-bot"]
     base = f"https://127.0.0.1:{ports['envoy']}"
     tls = f"--cacert {env['trust_bundle']} --cert {bot['cert']} --key {bot['key']}"
+    cli = _cli()
     task = '-H "x-agent-task-token: $TASK" -H "x-agent-intent: account_support"'
     return f"""
 stack is up; details in {env_file}
@@ -97,7 +105,7 @@ stack is up; details in {env_file}
   # a task token for helpdesk-bot (read alice and bob, 15 minutes), from demo-env.json
   TASK=$(python3 -c 'import json; print(json.load(open("{env_file}"))["task_token"])')
   # or issue one yourself:
-  #   agent-authz task issue --config {env["config"]} --key {env["issuer_key"]} \\
+  #   {cli} task issue --config {env["config"]} --key {env["issuer_key"]} \\
   #     --kid {env["issuer_kid"]} --agent-cert {bot["cert"]} \\
   #     --intent account_support --principal alice --action user.read
 
@@ -108,9 +116,9 @@ stack is up; details in {env_file}
   curl -s {tls} {base}/v1/users/alice
   curl -s {tls} {task} {base}/v1/admin/export
   # the kill switch, then curl again (403 agent_suspended)
-  agent-authz agent suspend --config {env["config"]} {bot["spiffe_id"]}
+  {cli} agent suspend --config {env["config"]} {bot["spiffe_id"]}
   # metrics; the audit chain
   curl -s http://127.0.0.1:{ports["metrics"]}/metrics | grep authz_decisions
-  agent-authz audit verify {env["audit"]}
+  {cli} audit verify {env["audit"]}
 
 Ctrl-C stops everything."""

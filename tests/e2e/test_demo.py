@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import MARKER, Ledger, read_record
 
+from authz.audit import verify
 from authz.demo.client import AgentClient
 from authz.demo.processes import wait_until
 
@@ -114,10 +116,17 @@ def test_demo_hold_serves_until_interrupted(tmp_path: Path) -> None:
         for pid in env["pids"].values():
             assert not pid_alive(pid)
         assert not env_file.exists()
+        audit = Path(env["audit"])
+        assert verify(audit).ok and verify(audit).records >= 1  # kept for a look after Ctrl-C
+        assert f"kept in {audit.parent}".encode() in output
+        cli = Path(sys.executable).with_name("agent-authz")  # the venv's, not a bare name PATH may not know
+        assert f"{cli} agent suspend".encode() in output
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+        if "env" in locals():
+            shutil.rmtree(Path(env["audit"]).parent, ignore_errors=True)
 
 
 def test_demo_in_front_of_a_real_scim_server(tmp_path: Path) -> None:

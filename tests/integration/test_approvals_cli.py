@@ -58,6 +58,9 @@ def test_list_show_approve_then_the_agent_gets_through(desk: Desk) -> None:
     request_id = desk.send(task).body_extra["approval"]["request_id"]
     listed = desk.cli("list")
     assert listed.returncode == 0 and request_id in listed.stdout and "0/1" in listed.stdout
+    header, row = listed.stdout.splitlines()
+    assert header.split("\t") == ["REQUEST", "STATUS", "APPROVALS", "OPERATION PRINCIPAL", "AGENT"]
+    assert len(row.split("\t")) == 5 and row.startswith(request_id)
     shown = desk.cli("show", request_id)
     assert shown.returncode == 0
     expected = [

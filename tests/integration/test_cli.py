@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -14,6 +16,7 @@ from factories import check_request, make_world
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from authz.audit import AuditLog, verify
+from authz.cli import build_parser
 from authz.demo.processes import free_port, wait_until
 
 CLI = [sys.executable, "-m", "authz"]
@@ -140,3 +143,19 @@ def test_serve_refuses_a_directory_url_it_cannot_use(tmp_path: Path, url: str) -
     world = make_world(tmp_path)  # its directory is a file: an http URL cannot replace it
     result = run("serve", "--config", str(world.config_path), "--directory-url", url)
     assert result.returncode == 2 and "--directory-url" in result.stderr
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_every_help_text_is_plain_text() -> None:
+    # Markdown backticks and the module docstring leaked into --help once: what it prints is for
+    # a terminal, and every command has a one-line description.
+    helps = [p.format_help() for p in _parsers(build_parser())]
+    assert len(helps) > 30 and not [h for h in helps if "`" in h]
+    assert "one module per command group" not in helps[0]
