@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from authz.cli import (
@@ -16,6 +15,7 @@ from authz.cli import (
     demo,
     envoy,
     keys,
+    logs,
     pki,
     policy,
     serve,
@@ -34,6 +34,9 @@ GROUPS = (serve, config, keys, approver, task, agent, approvals, policy, check, 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-authz", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="json: one JSON object per log line"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add_parsers(sub)
@@ -42,10 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(args.verbose, args.log_format)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import start_http_server
 
 from authz.audit import AuditLog
 from authz.audit.anchor import Anchorer
@@ -27,6 +26,7 @@ from authz.policy.engine import SCHEMA_FILE
 from authz.reasons import Reason
 from authz.server.approvals_api import AgentApprovals
 from authz.server.approvals_api import add_to_server as add_approvals_api
+from authz.server.http import serve_http
 from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.open import open_store
 
@@ -115,7 +115,7 @@ class AuthzServer:
         if self.port == 0:
             raise OSError(f"cannot listen on {self._listen}")
         host, _, port = self._metrics_listen.rpartition(":")
-        self._metrics_http, _ = start_http_server(int(port), addr=host, registry=self.metrics.registry)
+        self._metrics_http = serve_http(host, int(port), self.metrics.registry, self.not_ready)
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
         self._anchorer.start()
@@ -139,6 +139,20 @@ class AuthzServer:
         for service in ("", AUTHZ_SERVICE):
             self.health.set(service, status)
         self.metrics.serving.set(1 if serving else 0)
+
+    def not_ready(self) -> str | None:
+        """Why this process should get no traffic now (``/readyz``), or None."""
+        if self._stopped.is_set():
+            return "stopping"
+        if not self.audit.healthy:
+            return "the audit log cannot be written"
+        try:
+            staleness = self.store.staleness()
+        except Exception as exc:  # noqa: BLE001 - a probe answers, whatever the store does
+            return f"the state store cannot say: {exc}"
+        if staleness is not None:
+            return f"the state store is not current ({staleness:.1f} s)"
+        return None
 
     def _audit_failed(self) -> None:
         log.error("audit log %s cannot be written: denying every request", self.config.audit.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -26,13 +27,16 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
-def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path, log_format: str) -> None:
     world = make_world(tmp_path)
     port = free_port()
     audit = tmp_path / "elsewhere.jsonl"
     proc = subprocess.Popen(
         [
             *CLI,
+            "--log-format",
+            log_format,
             "serve",
             "--config",
             str(world.config_path),
@@ -65,6 +69,10 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert proc.returncode == 0
         assert "agent-authz stopped" in output.decode()
         assert verify(audit).records == 1  # --audit-path overrode the config
+        if log_format == "json":  # every line one JSON object, for a log collector
+            lines = [json.loads(line) for line in output.decode().splitlines()]
+            assert lines[-1]["message"] == "agent-authz stopped" and lines[-1]["level"] == "info"
+            assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     finally:
         if proc.poll() is None:
             proc.kill()

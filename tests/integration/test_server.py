@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,3 +192,25 @@ def test_a_new_approval_request_reaches_the_webhook(world: World) -> None:
         hook.shutdown()
         hook.server_close()
     assert b'"event": "approval_request.created"' in received[0] and b"alice" in received[0]
+
+
+def test_healthz_and_readyz_say_whether_to_send_traffic(world: World) -> None:
+    running = Running(world)
+    base = f"http://127.0.0.1:{running.server.metrics_port}"
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    try:
+        assert get("/healthz") == (200, "ok\n") and get("/readyz") == (200, "ready\n")
+        assert get("/metrics")[0] == 200 and get("/nope")[0] == 404
+        running.server.audit.close()  # as a full disk would: the next write fails
+        running.check(world.request(task=world.token(world.bot)))
+        assert get("/readyz") == (503, "the audit log cannot be written\n")
+        assert get("/healthz") == (200, "ok\n")  # alive: restart is for a stuck process
+    finally:
+        running.close()
