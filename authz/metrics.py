@@ -44,6 +44,13 @@ class Metrics:
             "authz_audit_failures_total", "Audit records that could not be written", registry=r
         )
         self.store_errors = Counter("authz_store_errors_total", "State store errors", registry=r)
+        self.outcomes = Counter(
+            "authz_outcomes_total", "What the API did with requests, from Envoy's access log",
+            ["status_class", "upstream"], registry=r,
+        )  # fmt: skip
+        self.outcomes_missing = Counter(
+            "authz_outcomes_missing_total", "State-changing allows whose outcome never arrived", registry=r
+        )
         self.serving = Gauge("authz_serving", "1 when the authorizer can decide safely", registry=r)
         self._decision_children: dict[tuple[str, str, str], Counter] = {}
 

@@ -155,6 +155,7 @@ class Target:
             direct_response=True,
             front=("127.0.0.1", self.ports["front"]),
             front_client=(str(self.pki.agent_cert(AGENT)), str(self.pki.agent_key(AGENT))),
+            outcomes_flush=None,  # decisions only, as measured before outcome records (README)
         )
 
     def _spawn(self, proc: str, argv: list[str]) -> None:

@@ -1,5 +1,6 @@
 """`agent-authz audit verify`: check an audit log's hash chain (and, with ``--anchors``, that
-nothing was cut off its tail); `agent-authz audit merge`: several replicas' logs as one, by time."""
+nothing was cut off its tail); `audit show`: a decision with its outcome; `audit merge`: several
+replicas' logs as one, by time."""
 
 from __future__ import annotations
 
@@ -52,6 +53,35 @@ def audit_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def audit_show(args: argparse.Namespace) -> int:
+    if not args.log and not args.config:
+        print("audit show needs --config (its audit log) or --log FILE", file=sys.stderr)
+        return 2
+    logs = [Path(f) for f in args.log] or [load_config(args.config).audit.path]
+    found: list[dict[str, object]] = []
+    try:
+        for path in logs:
+            with path.open("rb") as f:
+                needle = args.decision_id.encode()
+                found += [
+                    r
+                    for line in f
+                    if needle in line and (r := json.loads(line)).get("decision_id") == args.decision_id
+                ]
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the audit log: {exc}", file=sys.stderr)
+        return 2
+    decisions = [r for r in found if "record" not in r]
+    if not decisions:
+        print(f"no decision {args.decision_id} in {', '.join(map(str, logs))}", file=sys.stderr)
+        return 1
+    for record in decisions + [r for r in found if "record" in r]:
+        print(json.dumps(record, indent=2))
+    if not any(r.get("record") == "outcome" for r in found):
+        print("(no outcome recorded: the request was not answered yet, or another process logged it)")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="audit log tools")
     asub = p.add_subparsers(dest="action", required=True)
@@ -62,6 +92,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="also check the log reaches the head its process anchored in the state store CONFIG names",
     )  # fmt: skip
     a.set_defaults(func=audit_verify)
+    s = asub.add_parser("show", help="a decision and what the API then did (its outcome records)")
+    s.add_argument("decision_id")
+    s.add_argument("--config", help="read this config's audit log")
+    s.add_argument("--log", action="append", default=[], help="an audit log to read (repeatable)")
+    s.set_defaults(func=audit_show)
     m = asub.add_parser("merge", help="several processes' logs as one JSON Lines stream, by time")
     m.add_argument("files", nargs="+")
     m.set_defaults(func=audit_merge)

@@ -33,9 +33,7 @@ class Table:
             return default
         value = self.data.pop(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(
-                name, f"has the wrong type ({type(value).__name__}): expected {_expected(kind)}"
-            )
+            raise self.fail(name, f"has the wrong type ({type(value).__name__}): expected {_expected(kind)}")
         return value
 
     def text(self, name: str, default: Any = None, *, nonempty: bool = True) -> Any:

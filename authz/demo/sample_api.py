@@ -256,6 +256,8 @@ class Call:
 
 
 Result = tuple[int, dict[str, Any]]
+#: ``500`` here: the API does the call, then answers 500 (what the audit's outcomes must show).
+FAIL_HEADER = "x-sample-fail"
 
 
 def _on_user(call: Call, **result: Any) -> Result:
@@ -299,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None:
             action: Callable[[Call], Result] = getattr(self, route.action)
             status, payload = action(call)
+            if headers.get(FAIL_HEADER) == "500":  # a test's way to see an upstream failure
+                status, payload = 500, {"error": f"failure injected by {FAIL_HEADER}"}
         if route is None or route.operation is not None:  # what the API executed, not lookups
             executed = {"method": parsed.method, "path": parsed.path, **vars(call)}
             text = body.decode("utf-8", "replace")

@@ -43,7 +43,7 @@ def to_request(check: pb.CheckRequest) -> RequestContext:
         body=body,
         principal=attrs.source.principal,
         certificate=attrs.source.certificate,
-        request_id=http.id,
+        request_id=headers.get("x-request-id") or http.id,  # the id the API sees, not Envoy's stream id
     )
 
 

@@ -46,6 +46,8 @@ class EnvoyParams:
     front_client: tuple[str, str] | None = None  # (cert, key)
     # The agent-facing approval API: descriptor set for grpc_json_transcoder (None: no API route).
     approvals_descriptor: str | None = None
+    # Envoy's gRPC access log to agent-authz: each request's outcome, in the audit (None: off).
+    outcomes_flush: str | None = "0.25s"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,6 +101,25 @@ def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
                     },
                 },
             },
+        },
+    }
+
+
+def _outcomes_log(p: EnvoyParams) -> dict[str, Any]:
+    """Every request's outcome (status, duration, bytes, upstream failure flags) streamed to
+    agent-authz's access-log service, with the decision id it set and Envoy's x-request-id."""
+    return {
+        "name": "envoy.access_loggers.http_grpc",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig",
+            "common_config": {
+                "log_name": "agent-authz-outcomes",
+                "transport_api_version": "V3",
+                "grpc_service": {"envoy_grpc": {"cluster_name": "agent_authz"}},
+                "buffer_flush_interval": p.outcomes_flush,
+            },
+            "additional_request_headers_to_log": ["x-authz-decision-id"],
+            "additional_response_headers_to_log": ["x-authz-decision-id"],
         },
     }
 
@@ -201,6 +222,7 @@ def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
             "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": routes}],
         },
         "http_filters": _http_filters(p),
+        **({"access_log": [_outcomes_log(p)]} if p.outcomes_flush else {}),
     }
     return {
         "name": "agents_mtls",

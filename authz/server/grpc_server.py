@@ -21,12 +21,15 @@ from authz.audit.anchor import Anchorer
 from authz.config import Config, load_config
 from authz.envoy.adapter import ResponseEncoder, denied_response, to_request
 from authz.metrics import Metrics
+from authz.model import Decision
 from authz.pipeline import Authorizer
 from authz.policy.engine import SCHEMA_FILE
 from authz.reasons import Reason
 from authz.server.approvals_api import AgentApprovals
 from authz.server.approvals_api import add_to_server as add_approvals_api
 from authz.server.http import serve_http
+from authz.server.outcomes import Outcomes
+from authz.server.outcomes import add_to_server as add_outcomes
 from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.open import open_store
 
@@ -37,8 +40,8 @@ AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
 class AuthorizationServicer:
     """``Authorization/Check``; answers with serialised responses (see ``ResponseEncoder``)."""
 
-    def __init__(self, authorizer: Authorizer) -> None:
-        self._authorizer = authorizer
+    def __init__(self, authorizer: Authorizer, decided: Callable[[Decision], None] = lambda _: None) -> None:
+        self._authorizer, self._decided = authorizer, decided
         self._encoder = ResponseEncoder()
 
     def use(self, authorizer: Authorizer) -> None:
@@ -47,7 +50,9 @@ class AuthorizationServicer:
 
     def Check(self, request: pb.CheckRequest, context: Any) -> bytes:  # noqa: N802
         try:
-            return self._encoder.encode(self._authorizer.check(to_request(request)))
+            decision = self._authorizer.check(to_request(request))
+            self._decided(decision)  # a state-changing allow now awaits its outcome
+            return self._encoder.encode(decision)
         except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
             log.exception("Check failed outside the pipeline")
             denied = denied_response(
@@ -97,13 +102,15 @@ class AuthzServer:
             queue = NotifyingQueue(queue, self.webhook)
         self._queue = queue
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
-        self._servicer = AuthorizationServicer(self.authorizer)
+        self.outcomes = Outcomes(self.audit, self.metrics)  # what the API did: Envoy's access log
+        self._servicer = AuthorizationServicer(self.authorizer, self.outcomes.expect)
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
         )
         self._grpc.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         add_approvals_api(AgentApprovals(queue, config.approvals.poll_interval), self._grpc)
+        add_outcomes(self.outcomes, self._grpc)
         self._anchorer = Anchorer(self.audit, self.store)  # the chain's head, in the store each second
         self.port = 0
         self.metrics_port = 0
@@ -119,6 +126,7 @@ class AuthzServer:
         self.metrics_port = self._metrics_http.server_port
         self._grpc.start()
         self._anchorer.start()
+        self.outcomes.start()
         for warning in self.config.warnings:
             log.warning("%s", warning)
         self._set_serving(True)
@@ -169,6 +177,7 @@ class AuthzServer:
             self._metrics_http.server_close()
         if self.webhook is not None:
             self.webhook.close()
+        self.outcomes.stop()
         if self._anchorer.started:
             self._anchorer.stop()  # the final head, anchored before the log and the store close
         self.audit.close()

@@ -15,6 +15,7 @@ import enum
 import json
 import ssl
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -196,9 +197,23 @@ class E2E:
         """The audit record of a decision, from any agent-authz process of the stack."""
         for path in sorted(self.stack.workdir.glob("audit*.jsonl")):
             for line in path.read_text().splitlines():
-                if decision_id in line and (record := json.loads(line))["decision_id"] == decision_id:
+                record = json.loads(line) if decision_id in line else {}
+                if record.get("decision_id") == decision_id and "record" not in record:  # not its outcome
                     return dict(record)
         raise AssertionError(f"no audit record of decision {decision_id!r}")
+
+    def outcome(self, decision_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The outcome record of a decision (Envoy's access log reaches the audit within a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for path in sorted(self.stack.workdir.glob("audit*.jsonl")):
+                for line in path.read_text().splitlines():
+                    record = json.loads(line) if decision_id in line else {}
+                    if record.get("record") == "outcome" and record.get("decision_id") == decision_id:
+                        return dict(record)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no outcome record of decision {decision_id!r}")
+            time.sleep(0.05)
 
     def entries(self, sent: Sent) -> list[dict[str, Any]]:
         """What the API's record shows of ``sent`` (nothing, for a request kept from it)."""

@@ -290,7 +290,7 @@ def test_an_approval_taken_from_the_queue_is_accepted(s: Setup) -> None:
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
-        ("/.well-known/agent-authz/approvals/apr-0123456789abcdef", Reason.ALLOWED),
+        ("/.well-known/agent-authz/approvals/apr-0123456789abcdef", Reason.APPROVAL_REQUEST_UNKNOWN),
         ("/.well-known/agent-authz/approvals/apr-0123", Reason.MALFORMED_REQUEST),
         ("/.well-known/agent-authz/approvals/apr-0123456789abcdef/x", Reason.MALFORMED_REQUEST),
         ("/.well-known/agent-authz/approvals/", Reason.MALFORMED_REQUEST),
@@ -302,6 +302,14 @@ def test_polling_needs_identity_only_and_a_well_formed_id(s: Setup, path: str, r
     if d.allowed:
         assert d.operation is not None and d.operation.name == "approval_request.poll"
         assert d.upstream_headers["x-agent-id"] == BOT  # whose requests the API may show
+
+
+def test_an_agent_polls_the_request_its_deny_filed(s: Setup) -> None:
+    denied = s.send(s.task(), [])
+    poll = denied.body_extra["approval"]["poll"]
+    d = s.authz.check(s.world.request("GET", poll, headers={}))  # no task token
+    assert d.allowed and d.operation is not None and d.operation.name == "approval_request.poll"
+    assert d.upstream_headers["x-agent-id"] == BOT  # whose requests the API may show
 
 
 def test_polling_is_for_registered_agents_only(s: Setup) -> None:
