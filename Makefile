@@ -24,16 +24,17 @@ $(CANAILLE_STAMP): tests/e2e/canaille/requirements.txt
 	touch $(CANAILLE_STAMP)
 
 # A real redis-server and redis-sentinel (Debian packages) for the Redis store's tests and
-# `agent-authz demo --store redis`: installed here if missing, like wrk.
-.PHONY: redis
-redis:
-	command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null || \
-	  (apt-get update -qq && apt-get install -y -qq redis-server redis-sentinel)
+# `agent-authz demo --store redis`, and promtool (Debian package prometheus) that checks
+# deploy/prometheus/alerts.yml: installed here if missing, like wrk.
+.PHONY: tools
+tools:
+	command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v promtool >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server redis-sentinel prometheus)
 
-demo: $(STAMP) $(CANAILLE_STAMP) redis
+demo: $(STAMP) $(CANAILLE_STAMP) tools
 	$(BIN)/agent-authz demo
 
-test: $(STAMP) $(CANAILLE_STAMP) redis
+test: $(STAMP) $(CANAILLE_STAMP) tools
 	$(BIN)/ruff check authz tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -59,20 +60,20 @@ bench-tokens: $(STAMP)
 # non-zero unless every round had exactly one allow and the budget held (README, "Races").
 ROUNDS ?= 10000
 .PHONY: race
-race: $(STAMP) redis
+race: $(STAMP) tools
 	$(BIN)/python -m bench.race --store redis --rounds $(ROUNDS) --processes 2
 
 # SQLite vs Redis, 1 vs 2 agent-authz processes, reads with and without a task budget, behind
 # Envoy in the same run: req/s, p50, p99, CPU µs per decision (README, "State store").
 .PHONY: bench-stores
-bench-stores: $(STAMP) redis
+bench-stores: $(STAMP) tools
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.stores --seconds 10 --rounds 3
 
 # From `agent-authz task revoke` returning to the first deny on each of 3 replicas under load,
 # on a real Redis: p50, p99, max over 200 revocations (README, "State store").
 .PHONY: bench-revocation
-bench-revocation: $(STAMP) redis
+bench-revocation: $(STAMP) tools
 	$(BIN)/python -m bench.revocation --revocations 200 --replicas 3
 
 # Regenerate authz/_proto/ after editing proto/ (make does it whenever proto/ changes).
