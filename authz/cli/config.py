@@ -10,6 +10,14 @@ from authz.config import load_config
 
 def config_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if config.server.plaintext_exposed and not config.server.allow_plaintext:
+        print(
+            f"refused: {config.source}: server.listen = {config.server.listen!r} is off loopback and the "
+            "Check port is plaintext. Add [server.tls] (client certificates, allowed SPIFFE IDs), or "
+            "set server.allow_plaintext = true where a network policy already keeps others out",
+            file=sys.stderr,
+        )
+        return 1
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: ok ({len(config.agents)} agents, {len(config.routes)} routes)")

@@ -23,6 +23,7 @@ from authz.config.model import (
     route_actions,
 )
 from authz.config.routes import listen_warnings, read_routes, route_warnings, upstream_names
+from authz.config.server_tls import server_tls
 from authz.config.store import read_store
 from authz.config.table import Table
 from authz.errors import PolicyError
@@ -59,7 +60,7 @@ def load_config(path: str | Path) -> Config:
         approvals=approvals_section(top.table("approvals")),
         directory=read_directory(top.table("directory")) if "directory" in top.data else None,
         **_policy(top.table("policy"), routes),
-        warnings=tuple(route_warnings(routes, file) + listen_warnings(server.listen, "server.listen", file)),
+        warnings=tuple(route_warnings(routes, file) + _plaintext_warnings(server, file)),
     )
     top.done()
     by_id = next((r for r in routes if r.ids == "directory"), None)
@@ -73,12 +74,18 @@ def load_config(path: str | Path) -> Config:
     return config
 
 
+def _plaintext_warnings(server: ServerConfig, file: Path) -> list[str]:
+    return listen_warnings(server.listen, "server.listen", file) if server.tls is None else []
+
+
 def _server(t: Table) -> ServerConfig:
     d = ServerConfig()
     cfg = ServerConfig(
         listen=_address(t, "listen", d.listen),
         metrics_listen=_address(t, "metrics_listen", d.metrics_listen),
         workers=t.integer("workers", d.workers),
+        tls=server_tls(t.table("tls")) if "tls" in t.data else None,
+        allow_plaintext=t.flag("allow_plaintext", d.allow_plaintext),
     )
     t.done()
     return cfg

@@ -37,10 +37,30 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True)
+class ServerTls:
+    """TLS with client certificates on the Check port: only the listed SPIFFE IDs (Envoy
+    sidecars) may ask for decisions."""
+
+    cert: Path
+    key: Path
+    client_ca: Path  # the bundle client certificates must chain to
+    allowed_clients: tuple[str, ...]  # SPIFFE IDs
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     listen: str = "127.0.0.1:9001"
     metrics_listen: str = "127.0.0.1:9464"
     workers: int = 4
+    tls: ServerTls | None = None  # None: plaintext, for loopback (or allow_plaintext)
+    allow_plaintext: bool = False  # a plaintext Check port off loopback, knowingly
+
+    @property
+    def plaintext_exposed(self) -> bool:
+        """A plaintext Check port that is not on loopback: anyone who reaches it gets decisions."""
+        host = self.listen.rpartition(":")[0].strip("[]")
+        loopback = host in ("::1", "localhost") or host.startswith("127.")
+        return self.tls is None and not loopback
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,20 @@ from authz.wellknown import READY_PATH
 _BIND_FAILURES = ("address already in use", "cannot bind", "failed to bind", "errno 98")
 
 
+#: The identity Envoy shows a protected Check port (``Stack.create(protected=True)``).
+SIDECAR = "envoy-sidecar"
+
+
+def _protected(config: str, pki: DevPki) -> str:
+    """The config with ``[server.tls]``: agent-authz's certificate is the PKI's server one."""
+    tls = (
+        f'\n[server.tls]\ncert = "{pki.server_cert}"\nkey = "{pki.server_key}"\nclient_ca = "{pki.bundle}"\n'
+        f'allowed_clients = ["{pki.spiffe_id(SIDECAR)}"]\n'
+    )
+    head, sep, rest = config.partition("\n[audit]")
+    return head.rstrip("\n") + "\n" + tls + "\n" + sep.lstrip("\n") + rest
+
+
 def _authz_names(count: int) -> list[str]:
     return ["authz", *(f"authz{i}" for i in range(2, count + 1))]
 
@@ -64,6 +78,7 @@ class Stack:
     #: How the sample API reads requests (``sample_api.Reading``): "strict", or lenient readings.
     lenient: str = "strict"
     redis: RedisServer | None = None  # the state store, when it is Redis (``store="redis"``)
+    protected: bool = False  # the Check port with TLS: only Envoy's SIDECAR identity may call it
 
     @property
     def audit_path(self) -> Path:
@@ -88,14 +103,16 @@ class Stack:
         lenient: str = "strict",
         names: str = "exact",
         store: str = "sqlite",
+        protected: bool = False,
     ) -> Self:
         """Files only (PKI, keys, policies, config); ``start()`` starts the processes. ``lenient``:
         how the sample API reads requests (``agent-authz sample-api --lenient``); ``names``:
         agent-authz's ``[upstream] names``; ``store``: "sqlite" (one file) or "redis" (a real
-        redis-server in ``workdir``, started first and stopped last)."""
+        redis-server in ``workdir``, started first and stopped last); ``protected``: the Check
+        port with TLS and client certificates, Envoy calling it as ``SIDECAR``."""
         Reading.parse(lenient)  # refused here rather than by a sample API that fails to start
         workdir.mkdir(parents=True, exist_ok=True)
-        pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, agents)
+        pki = DevPki.create(workdir / "pki", TRUST_DOMAIN, (*agents, SIDECAR) if protected else agents)
         write_demo_keys(workdir / "keys")
         copy_demo_policies(workdir)
         config_path = workdir / "agent-authz.toml"
@@ -104,8 +121,10 @@ class Stack:
         ports = {name: free_port() for name in processes}
         redis = RedisServer(workdir / "redis") if store == "redis" else None
         section = redis_store(redis.url) if redis is not None else None
-        config_path.write_text(demo_config(directory_port=ports["upstream"], names=names, store=section))
-        return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient, redis=redis)
+        text = demo_config(directory_port=ports["upstream"], names=names, store=section)
+        config_path.write_text(_protected(text, pki) if protected else text)
+        return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient, redis=redis,
+                   protected=protected)  # fmt: skip
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -219,6 +238,11 @@ class Stack:
             upstream=("127.0.0.1", self.ports["upstream"]),
             health_check_interval="0.2s",
             approvals_descriptor=str(approvals_descriptor()),
+            authz_tls=(
+                (str(self.pki.agent_cert(SIDECAR)), str(self.pki.agent_key(SIDECAR)), str(self.pki.bundle))
+                if self.protected
+                else None
+            ),
         )
 
     def authz_healthy_in_envoy(self) -> bool:

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from authz.envoy.links import TLS as _TLS
+from authz.envoy.links import authz_tls, outcomes_log
 from authz.headers import INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
 from authz.wellknown import POLL_PATH
 
-_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
 _FILTERS = "type.googleapis.com/envoy.extensions.filters."
 _HTTP2 = {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -48,6 +49,9 @@ class EnvoyParams:
     approvals_descriptor: str | None = None
     # Envoy's gRPC access log to agent-authz: each request's outcome, in the audit (None: off).
     outcomes_flush: str | None = "0.25s"
+    # A protected Check port ([server.tls]): (Envoy's client cert, its key, the CA of agent-authz's
+    # server certificate). None: plaintext to agent-authz, for loopback.
+    authz_tls: tuple[str, str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,25 +105,6 @@ def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
                     },
                 },
             },
-        },
-    }
-
-
-def _outcomes_log(p: EnvoyParams) -> dict[str, Any]:
-    """Every request's outcome (status, duration, bytes, upstream failure flags) streamed to
-    agent-authz's access-log service, with the decision id it set and Envoy's x-request-id."""
-    return {
-        "name": "envoy.access_loggers.http_grpc",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig",
-            "common_config": {
-                "log_name": "agent-authz-outcomes",
-                "transport_api_version": "V3",
-                "grpc_service": {"envoy_grpc": {"cluster_name": "agent_authz"}},
-                "buffer_flush_interval": p.outcomes_flush,
-            },
-            "additional_request_headers_to_log": ["x-authz-decision-id"],
-            "additional_response_headers_to_log": ["x-authz-decision-id"],
         },
     }
 
@@ -222,7 +207,7 @@ def _agents_listener(p: EnvoyParams) -> dict[str, Any]:
             "virtual_hosts": [{"name": "iam_api", "domains": ["*"], "routes": routes}],
         },
         "http_filters": _http_filters(p),
-        **({"access_log": [_outcomes_log(p)]} if p.outcomes_flush else {}),
+        **({"access_log": [outcomes_log(p.outcomes_flush)]} if p.outcomes_flush else {}),
     }
     return {
         "name": "agents_mtls",
@@ -291,6 +276,7 @@ def render(p: EnvoyParams) -> dict[str, Any]:
         typed_extension_protocol_options=_HTTP2,
         # No panic mode: with every endpoint unhealthy (NOT_SERVING), send no Check at all.
         common_lb_config={"healthy_panic_threshold": {"value": 0}},
+        **({"transport_socket": authz_tls(p.authz_tls)} if p.authz_tls else {}),
         health_checks=[
             {
                 "timeout": "0.25s",

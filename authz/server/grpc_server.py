@@ -30,6 +30,7 @@ from authz.server.approvals_api import add_to_server as add_approvals_api
 from authz.server.http import serve_http
 from authz.server.outcomes import Outcomes
 from authz.server.outcomes import add_to_server as add_outcomes
+from authz.server.peers import ClientGate, server_credentials
 from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.open import open_store
 
@@ -104,8 +105,11 @@ class AuthzServer:
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
         self.outcomes = Outcomes(self.audit, self.metrics)  # what the API did: Envoy's access log
         self._servicer = AuthorizationServicer(self.authorizer, self.outcomes.expect)
+        tls = config.server.tls
         self._grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.server.workers), options=[("grpc.so_reuseport", 0)]
+            futures.ThreadPoolExecutor(max_workers=config.server.workers),
+            options=[("grpc.so_reuseport", 0)],
+            interceptors=[ClientGate(tls.allowed_clients)] if tls else [],  # only the sidecars named
         )
         self._grpc.add_generic_rpc_handlers((self._servicer.handler(),))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
@@ -118,7 +122,11 @@ class AuthzServer:
         self._stopped = threading.Event()
 
     def start(self) -> None:
-        self.port = self._grpc.add_insecure_port(self._listen)
+        tls = self.config.server.tls
+        if tls is not None:
+            self.port = self._grpc.add_secure_port(self._listen, server_credentials(tls))
+        else:
+            self.port = self._grpc.add_insecure_port(self._listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self._listen}")
         host, _, port = self._metrics_listen.rpartition(":")

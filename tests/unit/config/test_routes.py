@@ -220,9 +220,10 @@ def test_config_check_of_the_demo_config_has_no_warning(config_path: Path) -> No
     assert result.returncode == 0 and result.stderr == ""
 
 
-def test_config_check_warns_of_a_plaintext_listener_off_loopback(config_path: Path) -> None:
+def test_config_check_warns_of_a_plaintext_listener_off_loopback_that_is_allowed(config_path: Path) -> None:
     text = config_path.read_text()
-    config_path.write_text(text.replace('listen = "127.0.0.1:9001"', 'listen = "0.0.0.0:9001"'))
+    allowed = 'listen = "0.0.0.0:9001"\nallow_plaintext = true'
+    config_path.write_text(text.replace('listen = "127.0.0.1:9001"', allowed))
     result = config_check(config_path)
     assert result.returncode == 0 and "not a loopback address" in result.stderr
 
