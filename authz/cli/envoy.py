@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-from authz.envoy.config import compose_config, to_yaml
+from authz.demo.processes import envoy_binary
+from authz.envoy.config import compose_config, render, to_yaml
 from authz.envoy.descriptor import approvals_descriptor
+from authz.envoy.facts import read_facts
 
 
 def envoy_config(args: argparse.Namespace) -> int:
-    sys.stdout.write(to_yaml(compose_config()))
+    """Without --from: the reference config docker-compose mounts (envoy/envoy.yaml)."""
+    if args.facts is None:
+        sys.stdout.write(to_yaml(compose_config()))
+        return 0
+    params = read_facts(Path(args.facts))
+    rendered = to_yaml(render(params))
+    if args.validate:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write(rendered)
+            f.flush()
+            argv = [envoy_binary(), "--mode", "validate", "-c", f.name, "--log-level", "error"]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            print(f"envoy --mode validate refused it:\n{done.stdout}{done.stderr}", file=sys.stderr)
+            return 1
+    sys.stdout.write(rendered)
     return 0
 
 
@@ -23,7 +43,13 @@ def envoy_descriptor(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("envoy-config", help="print the reference Envoy sidecar config (envoy/envoy.yaml)")
+    p = sub.add_parser(
+        "envoy-config", help="print an Envoy sidecar config: the reference one, or one for --from FACTS.toml"
+    )
+    p.add_argument(
+        "--from", dest="facts", metavar="FACTS", help="a TOML file with the deployment's [envoy] facts"
+    )
+    p.add_argument("--validate", action="store_true", help="check it with envoy --mode validate first")
     p.set_defaults(func=envoy_config)
     p = sub.add_parser("envoy-descriptor", help="write the approval API's descriptor set for Envoy")
     p.add_argument("--out", required=True)

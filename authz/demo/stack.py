@@ -27,7 +27,7 @@ from authz.demo.processes import (
     wait_until,
 )
 from authz.demo.sample_api import Reading
-from authz.devkit.pki import DevPki
+from authz.devkit.pki import DevPki, make_server_cert
 from authz.devkit.redis_server import RedisServer
 from authz.devkit.world import (
     DEMO_AGENTS,
@@ -42,6 +42,7 @@ from authz.devkit.world import (
 )
 from authz.envoy.config import EnvoyParams, render, to_yaml
 from authz.envoy.descriptor import approvals_descriptor
+from authz.envoy.sds import Sds, sds_file
 from authz.wellknown import READY_PATH
 
 #: What Envoy, grpcio and Python's socket servers log when a port is taken.
@@ -79,6 +80,7 @@ class Stack:
     lenient: str = "strict"
     redis: RedisServer | None = None  # the state store, when it is Redis (``store="redis"``)
     protected: bool = False  # the Check port with TLS: only Envoy's SIDECAR identity may call it
+    rotating: bool = False  # Envoy's server certificate from a watched SDS file (see rotate_server_cert)
 
     @property
     def audit_path(self) -> Path:
@@ -104,6 +106,7 @@ class Stack:
         names: str = "exact",
         store: str = "sqlite",
         protected: bool = False,
+        rotating: bool = False,
     ) -> Self:
         """Files only (PKI, keys, policies, config); ``start()`` starts the processes. ``lenient``:
         how the sample API reads requests (``agent-authz sample-api --lenient``); ``names``:
@@ -124,7 +127,7 @@ class Stack:
         text = demo_config(directory_port=ports["upstream"], names=names, store=section)
         config_path.write_text(_protected(text, pki) if protected else text)
         return cls(workdir, pki, config_path, ports, agents, authz_processes, lenient=lenient, redis=redis,
-                   protected=protected)  # fmt: skip
+                   protected=protected, rotating=rotating)  # fmt: skip
 
     # -- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -209,6 +212,9 @@ class Stack:
             wait_until(lambda: self._alive(name) and self._tcp_open(port), name)  # noqa: B023
 
     def start_envoy(self) -> None:
+        if self.rotating and not self.sds_path.exists():
+            self.sds_path.parent.mkdir(exist_ok=True)
+            self.sds_path.write_text(sds_file(str(self.pki.server_cert), str(self.pki.server_key)))
         envoy_yaml = self.workdir / "envoy.yaml"
         envoy_yaml.write_text(to_yaml(render(self.envoy_params())))
         self._spawn(
@@ -238,12 +244,29 @@ class Stack:
             upstream=("127.0.0.1", self.ports["upstream"]),
             health_check_interval="0.2s",
             approvals_descriptor=str(approvals_descriptor()),
+            sds=Sds("file", str(self.sds_path)) if self.rotating else None,
             authz_tls=(
                 (str(self.pki.agent_cert(SIDECAR)), str(self.pki.agent_key(SIDECAR)), str(self.pki.bundle))
                 if self.protected
                 else None
             ),
         )
+
+    @property
+    def sds_path(self) -> Path:
+        return self.workdir / "sds" / "server.yaml"
+
+    def rotate_server_cert(self, serial_hint: str) -> x509.Certificate:
+        """A new server certificate for Envoy, as a rotation does it: new files, then a new SDS file
+        renamed over the watched one (Envoy reloads on the move, without a restart)."""
+        issued = make_server_cert(self.pki.load_ca())
+        folder = self.sds_path.parent
+        cert, key = folder / f"server-{serial_hint}.crt", folder / f"server-{serial_hint}.key"
+        issued.write(cert, key)
+        staged = folder / f".server-{serial_hint}.yaml"
+        staged.write_text(sds_file(str(cert), str(key)))
+        staged.rename(self.sds_path)
+        return issued.cert
 
     def authz_healthy_in_envoy(self) -> bool:
         if not self._alive("envoy"):

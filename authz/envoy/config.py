@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authz.envoy.links import TLS as _TLS
-from authz.envoy.links import authz_tls, outcomes_log
+from authz.envoy.links import authz_tls, outcomes_log, upstream_tls
+from authz.envoy.sds import Sds, sds_certificates, spire_cluster
 from authz.headers import INJECTED_HEADERS, METHOD_OVERRIDE_HEADERS, PATH_OVERRIDE_HEADERS
 from authz.wellknown import POLL_PATH
 
@@ -52,6 +53,11 @@ class EnvoyParams:
     # A protected Check port ([server.tls]): (Envoy's client cert, its key, the CA of agent-authz's
     # server certificate). None: plaintext to agent-authz, for loopback.
     authz_tls: tuple[str, str, str] | None = None
+    # The listener's certificate from SDS instead of files: SPIRE's agent socket, or a file Envoy
+    # watches (rotation without a restart). None: server_cert/server_key files, read at start.
+    sds: Sds | None = None
+    upstream_tls: tuple[str, str] | None = None  # (CA bundle, SNI) of an API served over TLS
+    node: tuple[str, str] = ("agent-authz-sidecar", "iam-api")  # (id, cluster): SDS needs a node
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,36 +81,34 @@ def _cluster(name: str, endpoints: Sequence[tuple[str, int]], p: EnvoyParams, **
 
 
 def _downstream_tls(p: EnvoyParams) -> dict[str, Any]:
+    names = [{"san_type": "URI", "matcher": {"prefix": f"spiffe://{name}/"}} for name, _ in p.trust_domains]
+    context: dict[str, Any] = {"tls_params": {"tls_minimum_protocol_version": "TLSv1_2"}}
+    if p.sds is not None:  # certificates (and, from SPIRE, the bundles) that rotate without a restart
+        context |= sds_certificates(p.sds, names)
+    else:
+        context["tls_certificates"] = [
+            {"certificate_chain": {"filename": p.server_cert}, "private_key": {"filename": p.server_key}}
+        ]
+    if p.sds is None or p.sds.kind == "file":
+        context["validation_context"] = {
+            "match_typed_subject_alt_names": names,
+            "custom_validator_config": {
+                "name": "envoy.tls.cert_validator.spiffe",
+                "typed_config": {
+                    "@type": _TLS + "SPIFFECertValidatorConfig",
+                    "trust_domains": [
+                        {"name": name, "trust_bundle": {"filename": bundle}}
+                        for name, bundle in p.trust_domains
+                    ],
+                },
+            },
+        }
     return {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
             "@type": _TLS + "DownstreamTlsContext",
             "require_client_certificate": True,
-            "common_tls_context": {
-                "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
-                "tls_certificates": [
-                    {
-                        "certificate_chain": {"filename": p.server_cert},
-                        "private_key": {"filename": p.server_key},
-                    }
-                ],
-                "validation_context": {
-                    "match_typed_subject_alt_names": [
-                        {"san_type": "URI", "matcher": {"prefix": f"spiffe://{name}/"}}
-                        for name, _ in p.trust_domains
-                    ],
-                    "custom_validator_config": {
-                        "name": "envoy.tls.cert_validator.spiffe",
-                        "typed_config": {
-                            "@type": _TLS + "SPIFFECertValidatorConfig",
-                            "trust_domains": [
-                                {"name": name, "trust_bundle": {"filename": bundle}}
-                                for name, bundle in p.trust_domains
-                            ],
-                        },
-                    },
-                },
-            },
+            "common_tls_context": context,
         },
     }
 
@@ -291,11 +295,15 @@ def render(p: EnvoyParams) -> dict[str, Any]:
     listeners = [_agents_listener(p)]
     clusters = [authz_cluster]
     if not p.direct_response:
-        clusters.append(_cluster("iam_api", [p.upstream], p))
+        tls = {"transport_socket": upstream_tls(*p.upstream_tls)} if p.upstream_tls else {}
+        clusters.append(_cluster("iam_api", [p.upstream], p, **tls))
+    if p.sds is not None and p.sds.kind == "spire":
+        clusters.append(spire_cluster(p.sds.path))
     if p.front is not None:
         listeners.append(_front_listener(p))
         clusters.append(_loop_cluster(p))
     return {
+        **({"node": {"id": p.node[0], "cluster": p.node[1]}} if p.sds is not None else {}),
         "admin": {"address": _address(*p.admin)},
         "static_resources": {"listeners": listeners, "clusters": clusters},
         **p.extra,

@@ -1,5 +1,6 @@
-"""Envoy's two links back to agent-authz beyond ``Check``: the access log that carries each
-request's outcome, and mTLS to a protected Check port (``authz/envoy/config.py`` renders them)."""
+"""Envoy's links beyond the basic listener (``authz/envoy/config.py`` renders them): the access log
+that carries each request's outcome to agent-authz, mTLS to a protected Check port, and TLS to
+an IAM API served over HTTPS."""
 
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ def authz_tls(files: tuple[str, str, str]) -> dict[str, Any]:
                 ],
                 "validation_context": {"trusted_ca": {"filename": ca}},
                 "alpn_protocols": ["h2"],
+            },
+        },
+    }
+
+
+def upstream_tls(ca: str, sni: str) -> dict[str, Any]:
+    """TLS to the IAM API: its certificate checked against ``ca`` for the name ``sni``."""
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": TLS + "UpstreamTlsContext",
+            "sni": sni,
+            "common_tls_context": {
+                "validation_context": {
+                    "trusted_ca": {"filename": ca},
+                    "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": sni}}],
+                }
             },
         },
     }
