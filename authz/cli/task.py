@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 from pathlib import Path
@@ -62,11 +63,15 @@ def task_issue(args: argparse.Namespace) -> int:
 def task_revoke(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with opened(config) as (store, _):
-        known = store.task_revoked(args.task_id) or _audited(config.audit.path, args.task_id)
+        logs = [
+            config.audit.path,
+            *(Path(p) for pattern in args.audit_log for p in sorted(glob.glob(pattern))),
+        ]
+        known = store.task_revoked(args.task_id) or any(_audited(log, args.task_id) for log in logs)
         if not known and not args.force:
             print(
-                f"refused: no decision in {config.audit.path} names task {args.task_id!r}; check the id, "
-                "or --force to revoke a task not used here yet",
+                f"refused: no decision in {', '.join(map(str, logs))} names task {args.task_id!r}; check the "
+                "id, name the replicas' logs with --audit-log, or --force to revoke a task not used yet",
                 file=sys.stderr,
             )
             return 1
@@ -113,6 +118,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     t.add_argument("--config", required=True)
     t.add_argument("--reason", default="revoked by operator")
     t.add_argument("--force", action="store_true", help="revoke an id no decision here names (yet)")
+    t.add_argument(
+        "--audit-log", action="append", default=[], metavar="GLOB",
+        help="also look for the task in these audit logs (each replica's --audit-path; repeatable)",
+    )  # fmt: skip
     t.add_argument("task_id")
     t.set_defaults(func=task_revoke)
     t = tsub.add_parser("revoked", help="list revoked tasks, newest first")
