@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from authz.config.model import (
     ConfigError,
     Route,
     ServerConfig,
+    TracingConfig,
     TrustDomain,
     route_actions,
 )
@@ -61,6 +63,7 @@ def load_config(path: str | Path) -> Config:
         directory=read_directory(top.table("directory")) if "directory" in top.data else None,
         **_policy(top.table("policy"), routes),
         warnings=tuple(route_warnings(routes, file) + _plaintext_warnings(server, file)),
+        tracing=_tracing(top.table("tracing")) if "tracing" in top.data else None,
     )
     top.done()
     by_id = next((r for r in routes if r.ids == "directory"), None)
@@ -72,6 +75,21 @@ def load_config(path: str | Path) -> Config:
     _check_agents_in_trust_domains(config, file)
     check_intents(config, file)
     return config
+
+
+def _tracing(t: Table) -> TracingConfig:
+    d = TracingConfig()
+    endpoint: str = t.text("otlp_endpoint")
+    if not re.match(r"https?://[^/?#\s]+(:\d+)?/?\Z", endpoint):
+        raise t.fail("otlp_endpoint", "must be the collector's http(s)://host:port (OTLP over gRPC)")
+    ratio = t._take("sample_ratio", (int, float), d.sample_ratio)
+    if isinstance(ratio, bool) or not 0 <= ratio <= 1:
+        raise t.fail("sample_ratio", "must be a number from 0 to 1")
+    cfg = TracingConfig(
+        endpoint, t.text("service_name", d.service_name), float(ratio), t.flag("insecure", d.insecure)
+    )
+    t.done()
+    return cfg
 
 
 def _plaintext_warnings(server: ServerConfig, file: Path) -> list[str]:

@@ -250,6 +250,16 @@ class DirectoryConfig:
 
 
 @dataclass(frozen=True)
+class TracingConfig:
+    """OpenTelemetry traces: off unless ``[tracing] otlp_endpoint`` is set."""
+
+    otlp_endpoint: str = ""
+    service_name: str = "agent-authz"
+    sample_ratio: float = 1.0  # of traces that do not come with a sampling decision of their own
+    insecure: bool = True  # plaintext gRPC to the collector (a local agent or sidecar)
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """Where revocations, suspensions, budgets, consumed approvals and the approval queue live."""
 
@@ -286,6 +296,7 @@ class Config:
     directory: DirectoryConfig | None = None  # None: no live context (targets are "unknown")
     policy_enforce: bool = True  # False: shadow mode for every policy decision
     warnings: tuple[str, ...] = ()  # what `config check` points out without refusing
+    tracing: TracingConfig | None = None  # None: no traces
 
     @property
     def store_path(self) -> Path:

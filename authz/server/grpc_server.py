@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent import futures
@@ -31,6 +32,7 @@ from authz.server.http import serve_http
 from authz.server.outcomes import Outcomes
 from authz.server.outcomes import add_to_server as add_outcomes
 from authz.server.peers import ClientGate, server_credentials
+from authz.server.tracing import Tracing
 from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.open import open_store
 
@@ -41,7 +43,9 @@ AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
 class AuthorizationServicer:
     """``Authorization/Check``; answers with serialised responses (see ``ResponseEncoder``)."""
 
-    def __init__(self, authorizer: Authorizer, decided: Callable[[Decision], None] = lambda _: None) -> None:
+    def __init__(
+        self, authorizer: Authorizer, decided: Callable[[Decision, int], None] = lambda d, t: None
+    ) -> None:
         self._authorizer, self._decided = authorizer, decided
         self._encoder = ResponseEncoder()
 
@@ -51,8 +55,9 @@ class AuthorizationServicer:
 
     def Check(self, request: pb.CheckRequest, context: Any) -> bytes:  # noqa: N802
         try:
+            started = time.time_ns()
             decision = self._authorizer.check(to_request(request))
-            self._decided(decision)  # a state-changing allow now awaits its outcome
+            self._decided(decision, started)  # its outcome awaited, its span recorded
             return self._encoder.encode(decision)
         except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
             log.exception("Check failed outside the pipeline")
@@ -104,7 +109,8 @@ class AuthzServer:
         self._queue = queue
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
         self.outcomes = Outcomes(self.audit, self.metrics)  # what the API did: Envoy's access log
-        self._servicer = AuthorizationServicer(self.authorizer, self.outcomes.expect)
+        self.tracing = Tracing(config.tracing) if config.tracing else None  # off by default
+        self._servicer = AuthorizationServicer(self.authorizer, self._decided)
         tls = config.server.tls
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.server.workers),
@@ -156,6 +162,12 @@ class AuthzServer:
             self.health.set(service, status)
         self.metrics.serving.set(1 if serving else 0)
 
+    def _decided(self, decision: Decision, started_ns: int) -> None:
+        """After each Check: a state-changing allow awaits its outcome; a span if tracing is on."""
+        self.outcomes.expect(decision)
+        if self.tracing is not None:
+            self.tracing.record(decision, started_ns, time.time_ns())
+
     def not_ready(self) -> str | None:
         """Why this process should get no traffic now (``/readyz``), or None."""
         if self._stopped.is_set():
@@ -186,6 +198,8 @@ class AuthzServer:
         if self.webhook is not None:
             self.webhook.close()
         self.outcomes.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # what is buffered is exported
         if self._anchorer.started:
             self._anchorer.stop()  # the final head, anchored before the log and the store close
         self.audit.close()
