@@ -8,9 +8,9 @@ import pytest
 
 from authz.audit import audit_record
 from authz.directory import Group, Principal
-from authz.model import Context, Decision, RequestContext
+from authz.model import Action, Context, Decision, Operation, RequestContext
 from authz.reasons import Reason
-from unit.decisions import AGENT, NOW, READ, TRACE, decision
+from unit.decisions import AGENT, NOW, READ, RESET, TRACE, decision
 
 
 def test_the_audit_record_of_an_allow_holds_every_field() -> None:
@@ -118,3 +118,25 @@ def test_the_trace_id_comes_from_w3c_traceparent_else_b3(
 @pytest.mark.parametrize(("elapsed", "micros"), [(0.0, 0), (0.00125, 1250), (2.5, 2_500_000)])
 def test_the_latency_is_recorded_in_microseconds(elapsed: float, micros: int) -> None:
     assert audit_record(decision(), NOW, elapsed)["latency_us"] == micros
+
+
+def test_a_request_that_does_several_things_records_each_action() -> None:
+    d = decision()
+    d.operation = Operation(
+        RESET,
+        "alice",
+        {"user": "alice"},
+        (
+            Action("user.password.reset", "credential_change", "alice", None, False),
+            Action("group.member.add", "privilege_change", "bob", "admins", True),
+        ),
+    )
+    written = audit_record(d, NOW, 0.0)
+    assert written["actions"] == [
+        {"operation": "user.password.reset", "class": "credential_change", "target": "alice", "group": None,
+         "reversible": False},
+        {"operation": "group.member.add", "class": "privilege_change", "target": "bob", "group": "admins",
+         "reversible": True},
+    ]  # fmt: skip
+    first = (written["operation"], written["class"], written["target"], written["reversible"])
+    assert first == ("user.password.reset", "credential_change", "alice", False)  # the first action

@@ -85,6 +85,16 @@ def test_one_valid_approval_allows_once_and_is_consumed(s: Setup) -> None:
     assert records[0]["approvers"] == ["dana"] and records[0]["decision"] == "allow"
 
 
+def test_a_plain_read_ignores_approval_tokens_and_spends_none(s: Setup) -> None:
+    """Approvals count on changes and gated requests only: a read is neither refused for the
+    tokens it carries (not even one that is no token) nor spends them."""
+    task = s.task()
+    approval = s.approve("dana", task)
+    read = s.send(task, [approval, "not-a-token"], ("GET", "/v1/users/alice", "user.read", "alice"))
+    assert read.allowed and read.approvals == ()
+    assert s.send(task, [approval]).allowed  # still unspent: the reset it was given for
+
+
 def test_attack_approval_for_alice_used_on_bob(s: Setup) -> None:
     task = s.task()
     approval = s.approve("dana", task)

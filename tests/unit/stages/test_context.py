@@ -13,10 +13,12 @@ from authz.config import DirectoryConfig, Route
 from authz.directory import Group, Principal
 from authz.directory.http import HttpDirectory
 from authz.model import Action, Context, Operation
+from authz.names import NameRule
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage, directory_from
 from authz.stages.operation import OperationStage
 from authz.store import StateStore
+from authz.tokens.task import Task
 
 NO_STORE = cast(StateStore, None)  # target() asks the directory only
 
@@ -154,3 +156,57 @@ def test_every_actions_target_is_looked_up_and_a_second_unknown_one_refuses_a_ch
     with pytest.raises(Denied) as info:
         stage.target(unknown)
     assert info.value.reason is Reason.TARGET_UNKNOWN and "nobody" in info.value.message
+
+
+# -- the task's usage: what stage 9 and the policy see ------------------------------------------------
+class Counter:
+    """The state store's count of calls charged to a task's budget."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.asked = calls, list[str]()
+
+    def task_calls(self, task_id: str) -> int:
+        self.asked.append(task_id)
+        return self.calls
+
+
+def budgeted(max_calls: int | None) -> Task:
+    return Task(
+        "t-1", "task-issuer", "bob", (), "x", "credential_recovery", frozenset({"user.read"}),
+        frozenset({"alice"}), max_calls, 100, 100, 700,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("max_calls", "seen", "asked"), [(5, 3, ["t-1"]), (None, 0, [])], ids=["budget", "no-budget"]
+)
+def test_the_context_holds_the_calls_charged_to_a_budgeted_task_and_none_for_others(
+    operations: OperationStage, max_calls: int | None, seen: int, asked: list[str]
+) -> None:
+    """A task without a budget is not counted: the policy sees 0 calls, whatever the store holds."""
+    store = Counter(3)
+    operation = operations.resolve("GET", "/v1/users/alice", {}, b"")
+    context = ContextStage(None, cast(StateStore, store)).gather(operation, budgeted(max_calls))
+    assert context.task_calls == seen and store.asked == asked
+    assert context.target == Principal("alice", exists=False)  # the target as target() reads it
+
+
+def test_every_actions_group_is_looked_up_and_every_name_by_the_routes_rule(tmp_path: Path) -> None:
+    config = make_world(tmp_path).config()
+    assert config.directory is not None and EDIT.names is NameRule.EXACT
+    stage = ContextStage(directory_from(config.directory), NO_STORE)
+    grants = Operation(
+        EDIT,
+        "alice",
+        derived=(
+            Action("group.member.add", "privilege_change", "alice", "staff"),
+            Action("group.member.add", "privilege_change", "bob", "it-admins"),
+        ),
+    )
+    each = [(p.name, g) for p, g in stage.target(grants).each]
+    assert each == [("alice", Group("staff", True, False)), ("bob", Group("it-admins", True, True))]
+    edits = (Action("user.update", "write", "alice"), Action("user.update", "write", "ALICE"))
+    folded = Operation(EDIT, "alice", derived=edits)
+    with pytest.raises(Denied) as info:  # ALICE only folds onto alice: under exact names, not hers
+        stage.target(folded)
+    assert info.value.reason is Reason.TARGET_AMBIGUOUS

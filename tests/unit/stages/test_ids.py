@@ -17,7 +17,7 @@ from authz.config.routes import read_routes
 from authz.config.table import Table
 from authz.directory import Directory, DirectoryUnavailable, Group, Principal
 from authz.directory.file import FileDirectory
-from authz.model import Operation
+from authz.model import Action, Operation
 from authz.names import NameRule
 from authz.reasons import Denied, Reason
 from authz.stages.ids import AccountIds
@@ -145,6 +145,25 @@ def test_a_route_naming_a_group_and_a_member_by_id_names_both(directory: FileDir
 def test_a_patch_by_group_id_keeps_every_path_parameter_named(directory: FileDirectory) -> None:
     named = AccountIds(directory).named(read(RAW, "PATCH", f"/Groups/{ADMINS}", MEMBERS))
     assert dict(named.params) == {"id": "it-admins"} and named.group == "it-admins"
+
+
+def test_the_groups_own_path_parameter_is_read_as_the_group_whatever_the_actions_say(
+    directory: FileDirectory,
+) -> None:
+    """``named`` reads the operation it is given: on ``/Groups/{id}`` the principal is the group,
+    looked up as a group even in actions that carry no group (stage 2 always sets one today)."""
+    route = read(RAW, "GET", f"/Groups/{ADMINS}").route
+    bare = Operation(route, ADMINS, {"id": ADMINS}, (Action(route.operation, route.op_class, ADMINS),))
+    named = AccountIds(directory).named(bare)
+    assert (named.target, dict(named.params)) == ("it-admins", {"id": "it-admins"})
+
+
+def test_a_group_parameter_no_action_names_stays_as_written(directory: FileDirectory) -> None:
+    routes = read_routes(Table(Path("agent-authz.toml"), "", tomllib.loads(MEMBERS_ROUTE)), MEMBERS_ROUTE,
+                         NameRule.EXACT)  # fmt: skip
+    member = Action("group.member.add", "privilege_change", ALICE)  # no group: nothing names g-7
+    named = AccountIds(directory).named(Operation(routes[0], ALICE, {"group": "g-7"}, (member,)))
+    assert (named.target, dict(named.params)) == ("alice", {"group": "g-7"})
 
 
 def test_stage_2_with_a_directory_names_the_accounts(directory: FileDirectory) -> None:

@@ -16,7 +16,7 @@ from authz.audit import AuditLog
 from authz.config import Agent, AgentStatus, ApprovalsConfig, Route
 from authz.directory import Principal
 from authz.metrics import Metrics
-from authz.model import Caller, Context, Decision, Operation, RequestContext
+from authz.model import Action, Caller, Context, Decision, Operation, RequestContext
 from authz.reasons import Denied, Reason
 from authz.stages.context import ContextStage
 from authz.stages.lift import Lift, new_request
@@ -115,6 +115,21 @@ def test_the_filed_request_carries_what_the_approvers_need_to_decide() -> None:
     )  # fmt: skip
 
 
+def test_a_request_that_does_several_things_names_each_of_them_to_approve() -> None:
+    d = decision()
+    both = (
+        Action("user.password.reset", "credential_change", "alice", None, False),
+        Action("group.member.add", "privilege_change", "bob", "admins"),
+    )
+    d.operation = Operation(RESET, "alice", {"user": "alice"}, both)
+    approval = asked(d).extra["approval"]
+    assert approval["actions"] == [
+        {"operation": "user.password.reset", "principal": "alice"},
+        {"operation": "group.member.add", "principal": "bob"},
+    ]
+    assert (approval["operation"], approval["principal"]) == ("user.password.reset", "alice")
+
+
 def test_a_deny_no_number_of_approvers_lifts_stays_as_it_is() -> None:
     d = decision()
     assert asked(d, needed=None) is POLICY_DENY and d.effects.file is None
@@ -130,6 +145,53 @@ def test_only_a_decision_with_task_and_operation_is_completed(missing: str) -> N
     d = decision()
     setattr(d, missing, None)
     assert lift(2).complete(d, POLICY_DENY, NOW) is POLICY_DENY
+
+
+class Gathers:
+    """Stage 7 as the floor asks it: the target's context, or a directory that cannot answer."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+
+    def gather(self, operation: Operation, task: Task) -> Context:
+        if self.down:
+            raise Denied(Reason.CONTEXT_UNAVAILABLE, "the directory cannot answer")
+        return Context(Principal(operation.target, True, "human"))
+
+
+FLOOR_DENY = Denied(Reason.APPROVAL_REQUIRED, "user.password.reset needs human approval", liftable=True)
+
+
+@pytest.mark.parametrize(
+    ("needed", "message"),
+    [
+        (2, "user.password.reset needs human approval: 2 distinct approver(s)"),
+        (None, "user.password.reset needs human approval, and no"
+         " number of approvers lets the policy allow it"),
+    ],
+    ids=["some-number", "no-number"],
+)
+def test_the_floors_deny_says_how_many_approvers_the_policy_asks_for(
+    needed: int | None, message: str
+) -> None:
+    d = decision()
+    d.context = None
+    floor = Lift(cast(PolicyStage, Policy(needed)), cast(ContextStage, Gathers()), 4)
+    denied = floor.complete(d, FLOOR_DENY, NOW)
+    assert (denied.reason, denied.stage, denied.message) == (Reason.APPROVAL_REQUIRED, 6, message)
+    assert d.context == Context(Principal("alice", True, "human"))  # kept for the audit record
+    assert denied.extra["approval"]["approvers_needed"] == needed
+    assert (d.effects.file is None) is (needed is None)
+
+
+def test_the_floors_deny_while_the_directory_is_down_says_how_many_is_unknown() -> None:
+    d = decision()
+    floor = Lift(cast(PolicyStage, Policy(2)), cast(ContextStage, Gathers(down=True)), 4)
+    denied = floor.complete(d, FLOOR_DENY, NOW)
+    unknown = "user.password.reset needs human approval (how many: unknown while the directory is down)"
+    assert denied.message == unknown
+    assert denied.reason is Reason.APPROVAL_REQUIRED and denied.stage == 6
+    assert denied.extra["approval"]["approvers_needed"] is None and d.effects.file is None
 
 
 # -- stage 10 files what the lift asked for ------------------------------------------------------

@@ -13,7 +13,9 @@ from authz.config.routes import read_routes
 from authz.config.table import Table
 from authz.names import NameRule
 from authz.reasons import Denied, Reason
+from authz.stages.binding import check_binding
 from authz.stages.operation import OperationStage
+from authz.tokens.task import Task
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +246,34 @@ def test_a_create_whose_body_names_no_account_is_refused(derived: OperationStage
         assert info.value.reason is Reason.MALFORMED_REQUEST and "names no principal" in str(info.value)
 
 
+
+
+NO_PRINCIPAL = """
+[[routes]]
+method = "PATCH"
+path = "/v1/groups/{gid}/settings"
+operation = "group.settings.update"
+class = "write"
+group = "gid"
+derive = "attributes"
+[[routes.attributes]]
+name = "securityEnabled"
+operation = "group.security.change"
+class = "privilege_change"
+"""
+
+
+def test_attack_a_derived_route_that_names_no_principal_acts_on_a_name_no_task_holds() -> None:
+    """A rule's action on a route with neither path_param nor body_field names the empty
+    principal: no task can name it (principals are non-empty strings), so stage 4 refuses it."""
+    table = Table(Path("agent-authz.toml"), "", tomllib.loads(NO_PRINCIPAL))
+    stage = OperationStage(read_routes(table, NO_PRINCIPAL, NameRule.EXACT), 65536)
+    op = stage.resolve("PATCH", "/v1/groups/g-1/settings", JSON, body(securityEnabled=True))
+    assert [(a.name, a.target, a.group) for a in op.actions] == [("group.security.change", "", "g-1")]
+    task = Task(
+        "t-1", "task-issuer", "bob", ("spiffe://agents.example.org/agent/a",), "x", "access_change",
+        frozenset({"group.security.change"}), frozenset({"g-1", "bob"}), None, 100, 100, 700,
+    )  # fmt: skip
+    with pytest.raises(Denied) as info:
+        check_binding(task, op)
+    assert info.value.reason is Reason.PRINCIPAL_NOT_IN_SCOPE

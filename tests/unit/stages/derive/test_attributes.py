@@ -161,3 +161,20 @@ def test_attack_a_classified_attribute_nested_at_any_depth_is_refused(value: dic
     with pytest.raises(Denied, match="may be read as an attribute this route classifies") as denied:
         group(value)
     assert denied.value.reason is Reason.MALFORMED_REQUEST
+
+
+def test_a_refusal_shows_the_change_cut_to_eighty_characters() -> None:
+    """The deny quotes what the body set, never more than 80 characters of it."""
+    with pytest.raises(Denied) as denied:
+        group({"labels": ["x" * 200]})
+    shown = ("set to " + repr(["x" * 200]))[:80]
+    assert len(shown) == 80 and shown.endswith("x")
+    assert denied.value.message == f"'labels' {shown} (set) is a change no rule of this route classifies"
+
+
+@pytest.mark.parametrize("attribute", ["members", "owners"])
+def test_a_member_that_names_no_principal_is_refused_naming_its_attribute(attribute: str) -> None:
+    with pytest.raises(Denied) as denied:
+        group({attribute: ["u-1", 5]})
+    assert denied.value.reason is Reason.MALFORMED_REQUEST
+    assert denied.value.message == f"a member of {attribute!r} must be a principal name"

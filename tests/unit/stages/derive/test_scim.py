@@ -213,3 +213,32 @@ def test_attack_a_path_that_is_empty_or_not_a_string_is_refused(path: Any) -> No
     with pytest.raises(Denied) as denied:
         read("PATCH", USER, patch({"op": "replace", "path": path, "value": "x"}))
     assert denied.value.reason is Reason.MALFORMED_REQUEST
+
+
+NESTED = {"password": "x"}  # a classified attribute inside another: refused where it is
+
+
+@pytest.mark.parametrize(
+    ("operations", "where"),
+    [
+        (
+            [{"op": "add", "path": "title", "value": "x"}, {"op": "add", "path": "name", "value": NESTED}],
+            "'password' inside 'Operations[1].value'",
+        ),
+        ([{"op": "add", "path": CORE, "value": {"name": NESTED}}], "'password' inside 'Operations[0].name'"),
+        ([{"op": "replace", "value": {"name": NESTED}}], "'password' inside 'Operations[0].name'"),
+        (
+            [{"op": "replace", "value": {ENTERPRISE: {"manager": NESTED}}}],
+            f"'password' inside 'Operations[0].{ENTERPRISE}.manager'",
+        ),
+        ([{"op": "replace", "value": {ENTERPRISE: {}}}], f"Operations[0].{ENTERPRISE}: the value names no"),
+        ([{"op": "replace", "path": CORE, "value": {}}], "Operations[0]: the value names no attribute"),
+    ],
+    ids=["nested-under-a-path", "under-a-urn-path", "nested-pathless", "nested-in-an-extension",
+         "empty-extension", "empty-urn-path"],  # fmt: skip
+)
+def test_a_refusal_says_where_in_the_patch_it_is(operations: list[dict[str, Any]], where: str) -> None:
+    """The deny names the operation (its index) and the attribute path the refusal is about."""
+    with pytest.raises(Denied) as denied:
+        read("PATCH", USER, patch(*operations))
+    assert denied.value.reason is Reason.MALFORMED_REQUEST and where in denied.value.message
