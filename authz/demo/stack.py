@@ -280,12 +280,12 @@ class Stack:
         )
 
     def authz_answers_through_envoy(self) -> bool:
-        """Ready: agent-authz itself answers ``ready`` to a probe sent through Envoy over mTLS.
+        """Ready: agent-authz itself answers a probe sent through Envoy over mTLS (``ready``).
 
         Envoy's admin page can show the endpoint healthy a moment before its worker routes to it.
         """
         resp = self.client(self.agents[0]).request("GET", READY_PATH)
-        return resp.reason == "ready"
+        return bool(resp.reason)  # agent-authz answered: "ready", or why not (audit_unavailable)
 
     def _alive(self, name: str) -> bool:
         proc = self.procs.get(name)

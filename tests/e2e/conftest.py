@@ -281,10 +281,12 @@ def running_stack(
     *,
     lenient: str = "strict",
     names: str = "exact",
+    **options: bool,
 ) -> Iterator[E2E]:
     """A started stack (``prepare`` sees it before it starts); afterwards, its record is checked.
-    ``lenient``: how the sample API reads requests; ``names``: agent-authz's ``[upstream] names``."""
-    stack = Stack.create(root, authz_processes=authz_processes, lenient=lenient, names=names)
+    ``lenient``: how the sample API reads requests; ``names``: agent-authz's ``[upstream] names``;
+    ``options``: ``Stack.create``'s others (``protected``, ``rotating``)."""
+    stack = Stack.create(root, authz_processes=authz_processes, lenient=lenient, names=names, **options)
     prepare(stack)
     env = E2E(stack.start())
     try:

@@ -138,7 +138,9 @@ class CheckedTransport(httpx2.BaseTransport):
 
 
 def audit_records(stack: ScimStack) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stack.audit_path.read_text().splitlines() if line]
+    """The decision records (not the outcome records Envoy's access log adds later)."""
+    records = [json.loads(line) for line in stack.audit_path.read_text().splitlines() if line]
+    return [r for r in records if "record" not in r]
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,15 @@ and no request is lost."""
 
 from __future__ import annotations
 
-import http.client
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
+from http.client import HTTPException
 
 import pytest
+from conftest import E2E, running_stack
 from cryptography import x509
 
 from authz.demo.stack import Stack
@@ -21,10 +22,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = Stack.create(tmp_path_factory.mktemp("rotation"), rotating=True).start()
-    yield started
-    started.stop()
+def rotating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    with running_stack(tmp_path_factory.mktemp("rotation"), rotating=True) as env:
+        yield env
 
 
 def served_serial(stack: Stack) -> int:
@@ -38,20 +38,16 @@ def served_serial(stack: Stack) -> int:
     return x509.load_der_x509_certificate(der).serial_number
 
 
-def test_a_rotation_under_load_loses_no_request(stack: Stack) -> None:
-    client = stack.client("helpdesk-bot")
-    headers = {
-        "x-agent-task-token": stack.task_token("helpdesk-bot", ttl=900),
-        "x-agent-intent": "account_support",
-    }
+def test_a_rotation_under_load_loses_no_request(rotating: E2E) -> None:
+    stack, agent = rotating.stack, rotating.agent()
     statuses: list[int | str] = []
     stop = threading.Event()
 
     def load() -> None:
         while not stop.is_set():
             try:
-                statuses.append(client.request("GET", "/v1/users/alice", None, headers).status)
-            except (OSError, http.client.HTTPException) as exc:
+                statuses.append(agent.request("GET", "/v1/users/alice").status)
+            except (OSError, HTTPException) as exc:
                 statuses.append(type(exc).__name__)
 
     threads = [threading.Thread(target=load) for _ in range(2)]

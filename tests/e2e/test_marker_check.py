@@ -150,6 +150,8 @@ RAW = {"AgentClient", "HTTPSConnection", "HTTPConnection", "create_default_conte
 ALLOWED = {
     ("test_demo.py", "test_demo_hold_serves_until_interrupted"):
         "the demo's own stack, not an E2E one: sent with Ledger.send, checked against its record",
+    ("test_certificate_rotation.py", "served_serial"):
+        "a TLS handshake only, to read the certificate Envoy serves: no request is sent",
     ("test_envoy_health.py", "test_not_serving_endpoint_gets_no_checks"):
         "an Envoy with a direct response and no API behind it: the authorizer's call count is checked",
 }  # fmt: skip

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from conftest import E2E, running_stack
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from authz.demo.stack import Stack
@@ -17,20 +18,22 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started = Stack.create(tmp_path_factory.mktemp("protected"), protected=True).start()
-    yield started
-    started.stop()
+def protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    with running_stack(tmp_path_factory.mktemp("protected"), protected=True) as env:
+        yield env
 
 
-def test_agents_get_decisions_through_envoy(stack: Stack) -> None:
-    client = stack.client("helpdesk-bot")
-    task = stack.task_token("helpdesk-bot")
-    allowed = client.request(
-        "GET", "/v1/users/alice", None, {"x-agent-task-token": task, "x-agent-intent": "account_support"}
-    )
+@pytest.fixture(scope="module")
+def stack(protected: E2E) -> Stack:
+    return protected.stack
+
+
+def test_agents_get_decisions_through_envoy(protected: E2E) -> None:
+    agent = protected.agent()
+    allowed = agent.request("GET", "/v1/users/alice")
     assert allowed.status == 200
-    denied = client.request("GET", "/v1/users/alice", None, {})
+    protected.reached_once(allowed)
+    denied = agent.request("GET", "/v1/users/alice", token=None)
     assert (denied.status, denied.reason) == (401, "task_token_missing")
 
 

@@ -48,7 +48,8 @@ def policies(d: Demo) -> Iterator[Outcome]:
     shadowed = d.token(intent="credential_recovery", actions=("user.mfa.reset",), principals=("svc-backup",))
     resp = d.change(shadowed, MFA_SVC, [d.approve("dana", shadowed, MFA_SVC)])
     records = [json.loads(line) for path in d.stack.audit_paths for line in path.read_text().splitlines()]
-    audited: dict[str, Any] = next((r for r in reversed(records) if r.get("path") == MFA_SVC.path), {})
+    decided = (r for r in reversed(records) if r.get("path") == MFA_SVC.path and "record" not in r)
+    audited: dict[str, Any] = next(decided, {})  # the decision, not its outcome record
     shadow = audited.get("shadow") or {}
     yield Outcome(
         "shadow-mode route: a would-be deny passes; the audit has it",
