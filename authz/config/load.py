@@ -102,6 +102,7 @@ def _server(t: Table) -> ServerConfig:
         listen=_address(t, "listen", d.listen),
         metrics_listen=_address(t, "metrics_listen", d.metrics_listen),
         workers=t.integer("workers", d.workers),
+        outcome_streams=t.integer("outcome_streams", d.outcome_streams),
         tls=server_tls(t.table("tls")) if "tls" in t.data else None,
         allow_plaintext=t.flag("allow_plaintext", d.allow_plaintext),
     )

@@ -52,6 +52,7 @@ class ServerConfig:
     listen: str = "127.0.0.1:9001"
     metrics_listen: str = "127.0.0.1:9464"
     workers: int = 4
+    outcome_streams: int = 32  # Envoy access-log streams served at once, each holding a thread
     tls: ServerTls | None = None  # None: plaintext, for loopback (or allow_plaintext)
     allow_plaintext: bool = False  # a plaintext Check port off loopback, knowingly
 

@@ -44,9 +44,13 @@ class AuthorizationServicer:
     """``Authorization/Check``; answers with serialised responses (see ``ResponseEncoder``)."""
 
     def __init__(
-        self, authorizer: Authorizer, decided: Callable[[Decision, int], None] = lambda d, t: None
+        self,
+        authorizer: Authorizer,
+        decided: Callable[[Decision, int], None] = lambda d, t: None,
+        workers: int = 4,
     ) -> None:
         self._authorizer, self._decided = authorizer, decided
+        self._deciding = threading.BoundedSemaphore(workers)  # decisions at once (README: why 4)
         self._encoder = ResponseEncoder()
 
     def use(self, authorizer: Authorizer) -> None:
@@ -55,8 +59,9 @@ class AuthorizationServicer:
 
     def Check(self, request: pb.CheckRequest, context: Any) -> bytes:  # noqa: N802
         try:
-            started = time.time_ns()
-            decision = self._authorizer.check(to_request(request))
+            with self._deciding:
+                started = time.time_ns()
+                decision = self._authorizer.check(to_request(request))
             self._decided(decision, started)  # its outcome awaited, its span recorded
             return self._encoder.encode(decision)
         except Exception:  # never a gRPC error: Envoy could be configured to fail open on those
@@ -108,12 +113,16 @@ class AuthzServer:
             queue = NotifyingQueue(queue, self.webhook)
         self._queue = queue
         self.authorizer = Authorizer(config, self.audit, self.store, self.metrics, queue=queue)
-        self.outcomes = Outcomes(self.audit, self.metrics)  # what the API did: Envoy's access log
+        # What the API did: Envoy's access log. Each of its streams holds a thread for as long as it
+        # is open, so the pool has `outcome_streams` threads beyond the deciding ones, and Check
+        # never waits for a thread a stream holds (Outcomes refuses streams beyond that).
+        streams = config.server.outcome_streams
+        self.outcomes = Outcomes(self.audit, self.metrics, max_streams=streams)
         self.tracing = Tracing(config.tracing) if config.tracing else None  # off by default
-        self._servicer = AuthorizationServicer(self.authorizer, self._decided)
+        self._servicer = AuthorizationServicer(self.authorizer, self._decided, config.server.workers)
         tls = config.server.tls
         self._grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.server.workers),
+            futures.ThreadPoolExecutor(max_workers=config.server.workers + streams),
             options=[("grpc.so_reuseport", 0)],
             interceptors=[ClientGate(tls.allowed_clients)] if tls else [],  # only the sidecars named
         )

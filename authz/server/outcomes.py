@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 from envoy.data.accesslog.v3 import accesslog_pb2 as entry_pb
 from envoy.service.accesslog.v3 import als_pb2, als_pb2_grpc
 
@@ -33,8 +34,11 @@ MAX_PENDING = 100_000  # state-changing allows awaiting their outcome; beyond, t
 
 
 class Outcomes(als_pb2_grpc.AccessLogServiceServicer):  # type: ignore[misc]
-    def __init__(self, audit: AuditLog, metrics: Metrics, timeout: float = 30.0) -> None:
+    def __init__(
+        self, audit: AuditLog, metrics: Metrics, timeout: float = 30.0, max_streams: int = 32
+    ) -> None:
         self._audit, self._metrics, self._timeout = audit, metrics, timeout
+        self._streams = threading.BoundedSemaphore(max_streams)  # each open stream holds a thread
         self._pending: dict[str, float] = {}  # decision id -> when its outcome is overdue (monotonic)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -58,13 +62,22 @@ class Outcomes(als_pb2_grpc.AccessLogServiceServicer):  # type: ignore[misc]
                 self._pending[decision.decision_id] = time.monotonic() + self._timeout
 
     def StreamAccessLogs(self, requests: Iterator[Any], context: Any) -> Any:  # noqa: N802
+        if not self._streams.acquire(blocking=False):  # never a thread the decisions need
+            log.warning("access-log stream refused: server.outcome_streams are all open")
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many access-log streams")
+        try:
+            self._stream(requests)
+        finally:
+            self._streams.release()
+        return als_pb2.StreamAccessLogsResponse()
+
+    def _stream(self, requests: Iterator[Any]) -> None:
         for message in requests:
             for entry in message.http_logs.log_entry:
                 try:
                     self.record(entry)
                 except Exception:  # one odd entry must not end the stream (Envoy would drop the rest)
                     log.exception("an access-log entry could not be recorded")
-        return als_pb2.StreamAccessLogsResponse()
 
     def record(self, entry: entry_pb.HTTPAccessLogEntry) -> dict[str, Any]:
         record = outcome_record(entry)

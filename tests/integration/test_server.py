@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from envoy.service.accesslog.v3 import als_pb2, als_pb2_grpc
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from factories import BOT, TRUST_DOMAIN, World, check_request, envoy_cert, make_world
@@ -213,4 +216,31 @@ def test_healthz_and_readyz_say_whether_to_send_traffic(world: World) -> None:
         assert get("/readyz") == (503, "the audit log cannot be written\n")
         assert get("/healthz") == (200, "ok\n")  # alive: restart is for a stuck process
     finally:
+        running.close()
+
+
+def test_open_access_log_streams_never_take_the_threads_that_decide(world: World) -> None:
+    # Each Envoy worker keeps an access-log stream open, holding a server thread for its life:
+    # beyond server.outcome_streams they are refused, and Check always has its own threads.
+    text = world.config_path.read_text().replace("workers = 4", "workers = 1\noutcome_streams = 2")
+    world.config_path.write_text(text)
+    running, release = Running(world), threading.Event()
+
+    def held_open() -> Iterator[als_pb2.StreamAccessLogsMessage]:
+        yield als_pb2.StreamAccessLogsMessage()
+        release.wait(timeout=30)
+
+    try:
+        stub = als_pb2_grpc.AccessLogServiceStub(running.channel)
+        streams = [stub.StreamAccessLogs.future(held_open(), timeout=30) for _ in range(3)]
+        deadline = time.monotonic() + 10
+        while not any(f.done() for f in streams):  # the third is answered at once; two stay open
+            assert time.monotonic() < deadline, "no stream was refused"
+            time.sleep(0.01)
+        (refused,) = [f for f in streams if f.done()]
+        assert refused.exception().code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[union-attr]
+        for _ in range(3):  # two streams open, one worker: decisions still come
+            assert running.check(allowed(world)).status.code == code_pb2.OK
+    finally:
+        release.set()
         running.close()
