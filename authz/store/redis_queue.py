@@ -117,7 +117,10 @@ class RedisQueue:
         for request_id in ids:
             request = self.get(request_id, now=now)
             if request is None:
-                self._client.zrem(self._requests, request_id)  # expired with its task
+                try:
+                    self._client.zrem(self._requests, request_id)  # expired with its task
+                except StoreErrors:
+                    pass  # tidied on a later listing
             elif status is None or request.status is status:
                 found.append(request)
                 if len(found) == limit:
