@@ -66,11 +66,11 @@ class RecordStage:
 
     def _apply(self, decision: Decision, now: int) -> None:
         """The decision's effects (``authz/effects.py``), in this one place."""
-        effects = decision.effects
+        effects, stale = decision.effects, None
         try:
             if decision.allowed:  # the degraded rule lets reads through on stale state, audited
-                decision.store_staleness = self._store.staleness()
-                if decision.store_staleness is not None and decision.state_changing:
+                stale = self._store.staleness()
+                if stale is not None and decision.state_changing:
                     raise StoreUnavailable("a change is never decided on stale state")
             if decision.allowed and effects.spend is not None:
                 self._commit(decision, effects.spend)
@@ -81,6 +81,7 @@ class RecordStage:
             decision.deny(
                 Reason.STORE_UNAVAILABLE, "the state store cannot be written; the request is denied"
             )
+        decision.store_staleness = stale if decision.allowed else None  # only an allow was decided on it
         if effects.file is not None and not decision.allowed and "approval" in decision.body_extra:
             decision.body_extra["approval"].update(self._file(effects.file, now))
 

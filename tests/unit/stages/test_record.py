@@ -176,3 +176,10 @@ def test_a_store_that_cannot_revoke_denies_with_store_unavailable() -> None:
     metrics, audit = record(d, RevokingStore(fails=True))
     assert d.reason is Reason.STORE_UNAVAILABLE and metrics.store_errors._value.get() == 1
     assert audit.records[0][0]["reason"] == "store_unavailable"
+
+
+def test_a_read_the_store_refuses_at_its_commit_records_no_staleness() -> None:
+    # The view aged past max_staleness between the staleness reading and the commit's own read.
+    _, audit = record(d := decision(READ), Store(outcome=None, stale=4.9))
+    assert d.reason is Reason.STORE_UNAVAILABLE and d.store_staleness is None
+    assert audit.records[0][0]["store_staleness"] is None
