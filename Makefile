@@ -85,7 +85,7 @@ clean:
 
 # Mutation testing of the security-critical modules with the unit and integration tests
 # (mutmut, configured in pyproject.toml [tool.mutmut]; installed here if missing); prints the
-# per-module score. A full run takes about 15 minutes on 2 idle cores: tests/mutation/scores.md.
+# per-module score. A full run takes about 26 minutes on 2 cores: tests/mutation/scores.md.
 .PHONY: mutation
 mutation: $(STAMP) $(CANAILLE_STAMP)
 	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/pip install --quiet 'mutmut==3.8.1'

@@ -340,3 +340,17 @@ def test_attack_approval_for_another_spelling_of_the_target_under_exact_names(s:
     task = s.task()
     approval = s.approve("dana", task, (*RESET[:3], "ALICE"))  # this exact request, but for ALICE
     assert s.send(task, [approval]).reason is Reason.APPROVAL_NOT_BOUND
+
+
+def test_whether_an_approval_was_spent_is_asked_of_its_task(
+    s: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store that keeps spent approvals under their task (Redis) needs the task to find them.
+    asked: list[tuple[str, str]] = []
+    real = s.store.approval_consumed
+    monkeypatch.setattr(s.store, "approval_consumed", lambda a, t: asked.append((a, t)) or real(a, t))
+    task = s.task()
+    approval = s.approve("dana", task)
+    decided = s.send(task, [approval])
+    assert decided.allowed and decided.task is not None
+    assert asked == [(_jti(approval), decided.task.task_id)]

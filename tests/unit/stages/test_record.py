@@ -7,6 +7,7 @@ reached (what the record holds: ``tests/unit/audit/test_record.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ class Store:
         approvals_until: float | None = None,
     ) -> CommitOutcome:
         self.commits.append({"task_id": task_id, "max_calls": max_calls, "approval_ids": list(approval_ids)})
+        self.kept = (keep_until, approvals_until)
         if self.outcome is None:
             raise StoreUnavailable("disk full")
         return self.outcome
@@ -183,3 +185,15 @@ def test_a_read_the_store_refuses_at_its_commit_records_no_staleness() -> None:
     _, audit = record(d := decision(READ), Store(outcome=None, stale=4.9))
     assert d.reason is Reason.STORE_UNAVAILABLE and d.store_staleness is None
     assert audit.records[0][0]["store_staleness"] is None
+
+
+def test_the_commit_says_how_long_what_it_spends_must_be_kept() -> None:
+    store, d = Store(), decision()
+    d.effects.spend = replace(d.effects.spend, keep_until=1_900_000_000, approvals_until=1_800_000_000)  # type: ignore[arg-type]
+    record(d, store)
+    assert store.kept == (1_900_000_000, 1_800_000_000)  # the task's expiry; the last approval's
+
+
+def test_a_reads_staleness_is_recorded_to_the_millisecond() -> None:
+    _, audit = record(decision(READ), Store(stale=2.12345))
+    assert audit.records[0][0]["store_staleness"] == 2.123
