@@ -14,7 +14,10 @@ COPY authz ./authz
 COPY proto ./proto
 # The approval API's modules and descriptor set are generated here, as `make` does locally.
 RUN pip install "grpcio-tools>=1.85,<2" && python proto/generate.py \
-    && pip install . && pip uninstall -y grpcio-tools && rm -rf /build
+    && pip install . && pip uninstall -y grpcio-tools \
+    && pip install --force-reinstall --no-deps \
+       "opentelemetry-proto==$(python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')" \
+    && rm -rf /build
 
 # A fixed, unprivileged uid. docker-compose.yml gives Envoy the same uid (ENVOY_UID) so that it
 # can read server.key, which `agent-authz pki init` writes with mode 0600.

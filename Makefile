@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml proto/approvals.proto proto/generate.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# xds-protos ships its own, older copy of opentelemetry/proto/: whichever is installed last
+	# wins, so put opentelemetry-proto's own files back (the OTLP exporter needs them).
+	$(BIN)/pip install --quiet --force-reinstall --no-deps \
+	  "opentelemetry-proto==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	$(BIN)/python proto/generate.py
 	touch $(STAMP)
 

@@ -32,7 +32,6 @@ from authz.server.http import serve_http
 from authz.server.outcomes import Outcomes
 from authz.server.outcomes import add_to_server as add_outcomes
 from authz.server.peers import ClientGate, server_credentials
-from authz.server.tracing import Tracing
 from authz.server.webhook import NotifyingQueue, Webhook
 from authz.store.open import open_store
 
@@ -82,6 +81,15 @@ def _as_is(response: bytes) -> bytes:
     return response
 
 
+def _tracing(config: Config) -> Any:
+    """OpenTelemetry only when configured: nothing of it is imported otherwise."""
+    if config.tracing is None:
+        return None
+    from authz.server.tracing import Tracing
+
+    return Tracing(config.tracing)
+
+
 class AuthzServer:
     """Owns every resource of one agent-authz process; ``start`` then ``stop`` (or ``wait``)."""
 
@@ -118,7 +126,7 @@ class AuthzServer:
         # never waits for a thread a stream holds (Outcomes refuses streams beyond that).
         streams = config.server.outcome_streams
         self.outcomes = Outcomes(self.audit, self.metrics, max_streams=streams)
-        self.tracing = Tracing(config.tracing) if config.tracing else None  # off by default
+        self.tracing = _tracing(config)  # off by default
         self._servicer = AuthorizationServicer(self.authorizer, self._decided, config.server.workers)
         tls = config.server.tls
         self._grpc = grpc.server(
