@@ -12,7 +12,7 @@ from authz.config import GATED_CLASSES, READ_CLASSES, Agent, Route
 from authz.directory import Group, Principal
 from authz.effects import Effects
 from authz.headers import CREDENTIAL_HEADERS, INJECTED_HEADERS, NOTE_HEADERS
-from authz.reasons import Denied, Reason, http_status
+from authz.reasons import STAGE_OF, Denied, Reason, http_status
 from authz.tokens.approval import Approval
 from authz.tokens.task import Task
 
@@ -194,6 +194,11 @@ class Decision:
     @cached_property
     def state_changing(self) -> bool:
         return self.operation is not None and self.operation.state_changing
+
+    @property
+    def failing_stage(self) -> int | None:
+        """The stage (1-10) that ended the decision, or None for an allow."""
+        return None if self.allowed else self.denied_at or STAGE_OF.get(self.reason, 10)
 
     @property
     def approvers(self) -> list[str]:

@@ -3,7 +3,7 @@ record holds (``record``), and ``verify``."""
 
 from authz.audit.chain import GENESIS, canonical, seal
 from authz.audit.log import AuditLog, AuditOpenError, AuditUnavailable
-from authz.audit.record import audit_record
+from authz.audit.record import audit_record, is_decision
 from authz.audit.verify import VerifyResult, verify
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "VerifyResult",
     "audit_record",
     "canonical",
+    "is_decision",
     "seal",
     "verify",
 ]

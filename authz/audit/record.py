@@ -4,6 +4,7 @@ no bodies, no query strings."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from authz.model import Decision
@@ -15,6 +16,12 @@ def _trace_id(headers: Any) -> str | None:
         return str(parts[1])
     value = headers.get("x-b3-traceid")
     return None if value is None else str(value)[:32]
+
+
+def is_decision(record: Mapping[str, Any]) -> bool:
+    """A decision's record, not one of the records that follow it in the chain (``outcome``,
+    ``outcome_missing``: those name their kind in ``record``)."""
+    return "record" not in record
 
 
 def audit_record(decision: Decision, now: dt.datetime, elapsed: float) -> dict[str, Any]:

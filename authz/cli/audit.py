@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from authz.audit import VerifyResult, verify
+from authz.audit import VerifyResult, is_decision, verify
 from authz.audit.anchor import check_anchor
 from authz.audit.merge import merged
 from authz.config import load_config
@@ -71,11 +71,11 @@ def audit_show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the audit log: {exc}", file=sys.stderr)
         return 2
-    decisions = [r for r in found if "record" not in r]
+    decisions = [r for r in found if is_decision(r)]
     if not decisions:
         print(f"no decision {args.decision_id} in {', '.join(map(str, logs))}", file=sys.stderr)
         return 1
-    for record in decisions + [r for r in found if "record" in r]:
+    for record in decisions + [r for r in found if not is_decision(r)]:
         print(json.dumps(record, indent=2))
     if not any(r.get("record") == "outcome" for r in found):
         print("(no outcome recorded: the request was not answered yet, or another process logged it)")

@@ -31,7 +31,7 @@ from authz.errors import RequestFileError
 from authz.metrics import Metrics
 from authz.model import Decision, RequestContext
 from authz.pipeline import Authorizer
-from authz.reasons import NOT_DENIES, STAGE_OF, STAGES
+from authz.reasons import NOT_DENIES, STAGES
 from authz.store import StateStore
 from authz.store.dry_run import DryRunStore
 from authz.store.open import open_store
@@ -126,7 +126,7 @@ def where(config: Config, directory_file: str | None) -> str:
 
 
 def report(decision: Decision, would_revoke: Sequence[str] = ()) -> list[str]:
-    failing = None if decision.allowed else decision.denied_at or STAGE_OF.get(decision.reason, 10)
+    failing = decision.failing_stage
     lines = []
     for number, name in enumerate(STAGES, start=1):
         if failing is None or number < failing:

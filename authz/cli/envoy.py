@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from authz.demo.processes import envoy_binary
 from authz.envoy.config import compose_config, render, to_yaml
 from authz.envoy.descriptor import approvals_descriptor
 from authz.envoy.facts import read_facts
+from authz.envoy.validate import refusal
 
 
 def envoy_config(args: argparse.Namespace) -> int:
@@ -26,10 +25,9 @@ def envoy_config(args: argparse.Namespace) -> int:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
             f.write(rendered)
             f.flush()
-            argv = [envoy_binary(), "--mode", "validate", "-c", f.name, "--log-level", "error"]
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            print(f"envoy --mode validate refused it:\n{done.stdout}{done.stderr}", file=sys.stderr)
+            problem = refusal(Path(f.name))
+        if problem is not None:
+            print(f"envoy --mode validate refused it:\n{problem}", file=sys.stderr)
             return 1
     sys.stdout.write(rendered)
     return 0

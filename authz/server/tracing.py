@@ -17,7 +17,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from authz.config.model import TracingConfig
 from authz.model import Decision
-from authz.reasons import NOT_DENIES, STAGE_OF, STAGES
+from authz.reasons import NOT_DENIES, STAGES
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -53,7 +53,7 @@ class Tracing:
 
 def stages(decision: Decision) -> list[tuple[int, str, str]]:
     """Each stage the decision went through, and how it left it."""
-    failing = None if decision.allowed else decision.denied_at or STAGE_OF.get(decision.reason, 10)
+    failing = decision.failing_stage
     out = []
     for number, name in enumerate(STAGES, start=1):
         if failing is not None and number > failing:

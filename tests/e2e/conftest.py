@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from authz.audit import is_decision
 from authz.demo.client import AgentClient, Response
 from authz.demo.sample_api import READING_HEADER
 from authz.demo.stack import Stack
@@ -193,27 +194,29 @@ class E2E:
     def record(self) -> list[dict[str, Any]]:
         return read_record(self.stack.record_path)
 
-    def audited(self, decision_id: str) -> dict[str, Any]:
-        """The audit record of a decision, from any agent-authz process of the stack."""
+    def _of_decision(self, decision_id: str) -> list[dict[str, Any]]:
+        """Every audit record of a decision (its own, then its outcomes), from any process."""
+        found = []
         for path in sorted(self.stack.workdir.glob("audit*.jsonl")):
             for line in path.read_text().splitlines():
                 record = json.loads(line) if decision_id in line else {}
-                if record.get("decision_id") == decision_id and "record" not in record:  # not its outcome
-                    return dict(record)
-        raise AssertionError(f"no audit record of decision {decision_id!r}")
+                if record.get("decision_id") == decision_id:
+                    found.append(record)
+        return found
+
+    def audited(self, decision_id: str) -> dict[str, Any]:
+        """The audit record of a decision, from any agent-authz process of the stack."""
+        decisions = [r for r in self._of_decision(decision_id) if is_decision(r)]
+        assert decisions, f"no audit record of decision {decision_id!r}"
+        return decisions[0]
 
     def outcome(self, decision_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """The outcome record of a decision (Envoy's access log reaches the audit within a second)."""
         deadline = time.monotonic() + timeout
-        while True:
-            for path in sorted(self.stack.workdir.glob("audit*.jsonl")):
-                for line in path.read_text().splitlines():
-                    record = json.loads(line) if decision_id in line else {}
-                    if record.get("record") == "outcome" and record.get("decision_id") == decision_id:
-                        return dict(record)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no outcome record of decision {decision_id!r}")
+        while not (found := [r for r in self._of_decision(decision_id) if r.get("record") == "outcome"]):
+            assert time.monotonic() < deadline, f"no outcome record of decision {decision_id!r}"
             time.sleep(0.05)
+        return found[0]
 
     def entries(self, sent: Sent) -> list[dict[str, Any]]:
         """What the API's record shows of ``sent`` (nothing, for a request kept from it)."""

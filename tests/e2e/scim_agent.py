@@ -28,6 +28,7 @@ import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import EnterpriseUser, Group, ResourceType, ScimProvider, User
 
+from authz.audit import is_decision
 from authz.demo.scim_stack import ScimStack
 from authz.devkit.scim import Seeded, SeedGroup, SeedUser
 
@@ -140,7 +141,7 @@ class CheckedTransport(httpx2.BaseTransport):
 def audit_records(stack: ScimStack) -> list[dict[str, Any]]:
     """The decision records (not the outcome records Envoy's access log adds later)."""
     records = [json.loads(line) for line in stack.audit_path.read_text().splitlines() if line]
-    return [r for r in records if "record" not in r]
+    return [r for r in records if is_decision(r)]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ CERTIFICATES = {
 }
 
 
+def envoy_config(folder: Path, facts: str) -> subprocess.CompletedProcess[str]:
+    """``agent-authz envoy-config --from FACTS --validate`` on ``facts`` written in ``folder``."""
+    (folder / "facts.toml").write_text(facts)
+    argv = [sys.executable, "-m", "authz", "envoy-config", "--from", str(folder / "facts.toml"), "--validate"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("source", sorted(CERTIFICATES))
 def test_facts_render_a_config_envoy_accepts(tmp_path: Path, source: str) -> None:
     pki = DevPki.create(tmp_path / "pki", "agents.example.org", ["sidecar"])
@@ -40,17 +47,7 @@ authz_tls = {{ {sidecar} }}
     text += CERTIFICATES[source].format(pki=pki, sds=sds)
     if source != "spire":
         text += f'[[envoy.trust_domains]]\nname = "agents.example.org"\nbundle = "{pki.bundle}"\n'
-    (tmp_path / "facts.toml").write_text(text)
-    argv = [
-        sys.executable,
-        "-m",
-        "authz",
-        "envoy-config",
-        "--from",
-        str(tmp_path / "facts.toml"),
-        "--validate",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    result = envoy_config(tmp_path, text)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
@@ -70,17 +67,7 @@ certificates = {{ cert = "{pki.server_cert}", key = "{tmp_path / 'no-such.key'}"
 name = "agents.example.org"
 bundle = "{pki.bundle}"
 """  # fmt: skip
-    (tmp_path / "facts.toml").write_text(text)
-    argv = [
-        sys.executable,
-        "-m",
-        "authz",
-        "envoy-config",
-        "--from",
-        str(tmp_path / "facts.toml"),
-        "--validate",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    result = envoy_config(tmp_path, text)
     assert (
         result.returncode == 1 and "envoy --mode validate refused it" in result.stderr and not result.stdout
     )

@@ -7,6 +7,8 @@ import json
 import pytest
 from conftest import E2E
 
+from authz.audit import is_decision
+
 pytestmark = pytest.mark.e2e
 
 
@@ -16,7 +18,7 @@ def test_the_directory_answers_live_attributes(e2e: E2E) -> None:
     assert resp.status == 200
     e2e.reached_once(resp)
     records = [json.loads(line) for line in e2e.stack.audit_path.read_text().splitlines()]
-    carol = next(r for r in reversed(records) if r["path"] == "/v1/users/carol" and "record" not in r)
+    carol = next(r for r in reversed(records) if r["path"] == "/v1/users/carol" and is_decision(r))
     assert carol["target_attributes"]["privileged"] is True  # from the sample API's directory
     assert carol["policies"] == ["reads-within-the-task"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import E2E, running_stack
 
-from authz.audit import verify
+from authz.audit import is_decision, verify
 from authz.demo.processes import wait_until
 from authz.demo.stack import Stack
 from authz.devkit.pki import SERVER_AUTH, Issued, make_ca, make_svid
@@ -194,7 +194,7 @@ def test_audit_log_of_the_session_verifies(e2e: E2E) -> None:
 
 def test_the_stacks_readiness_probe_is_audited_as_ready_not_as_an_unknown_route(fresh_stack: E2E) -> None:
     records = [json.loads(line) for line in fresh_stack.stack.audit_path.read_text().splitlines()]
-    probes = [r for r in records if r["path"] == READY_PATH and "record" not in r]  # decisions, not outcomes
+    probes = [r for r in records if r["path"] == READY_PATH and is_decision(r)]
     assert probes and {(r["decision"], r["reason"]) for r in probes} == {("deny", "ready")}
     assert not [r for r in records if r["reason"] == "unknown_route"]
 

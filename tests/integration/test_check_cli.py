@@ -25,7 +25,8 @@ def check(
     cert = tmp_path / "agent.crt"
     cert.write_bytes(world.bot.cert_pem)
     request = tmp_path / "request.json"
-    request.write_text(json.dumps({"agent_certificate": "agent.crt", **spec}))
+    given = {"agent_certificate": "agent.crt", **spec}  # a value of None: the key is left out
+    request.write_text(json.dumps({k: v for k, v in given.items() if v is not None}))
     argv = [
         sys.executable,
         "-m",
@@ -121,22 +122,7 @@ def test_a_missing_or_inlined_certificate_is_named_not_echoed(
     tmp_path: Path, certificate: str | None, problem: str
 ) -> None:
     world = make_world(tmp_path / "world")
-    request = tmp_path / "request.json"
-    spec = {"method": "GET", "path": "/v1/users/alice"} | (
-        {} if certificate is None else {"agent_certificate": certificate}
-    )
-    request.write_text(json.dumps(spec))
-    argv = [
-        sys.executable,
-        "-m",
-        "authz",
-        "check",
-        "--config",
-        str(world.config_path),
-        "--request",
-        str(request),
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = check(world, tmp_path, method="GET", path="/v1/users/alice", agent_certificate=certificate)
     assert result.returncode == 2 and problem in result.stderr
     assert "KeyError" not in result.stderr and "MIIB" not in result.stderr
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from envoy.service.accesslog.v3 import als_pb2, als_pb2_grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from factories import World, check_request, make_world
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -82,6 +83,20 @@ def test_anyone_else_gets_nothing(
         health(ch)
     expected = grpc.StatusCode.PERMISSION_DENIED if client else grpc.StatusCode.UNAVAILABLE  # refused in TLS
     assert info.value.code() is expected
+
+
+def test_the_gate_covers_the_streaming_access_log_too(
+    server: tuple[World, AuthzServer], sidecars: DevPki
+) -> None:
+    _, running = server
+    messages = iter([als_pb2.StreamAccessLogsMessage()])
+    with channel(running, sidecars, "other-workload") as ch, pytest.raises(grpc.RpcError) as info:
+        als_pb2_grpc.AccessLogServiceStub(ch).StreamAccessLogs(messages, timeout=5)
+    assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with channel(running, sidecars, "iam-sidecar") as ch:  # the sidecar's stream is taken
+        als_pb2_grpc.AccessLogServiceStub(ch).StreamAccessLogs(
+            iter([als_pb2.StreamAccessLogsMessage()]), timeout=5
+        )
 
 
 def test_plaintext_gets_nothing(server: tuple[World, AuthzServer]) -> None:

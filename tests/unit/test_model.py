@@ -198,3 +198,17 @@ def test_a_request_of_several_actions_is_as_demanding_as_its_most_demanding() ->
     assert operation.gated and operation.state_changing and not operation.reversible
     assert operation.targets == ("bob", "alice")
     assert Operation(TOUCH, "alice", derived=(edit,)).gated is False
+
+
+def test_the_failing_stage_is_the_denying_stages_or_the_reasons() -> None:
+    def fresh() -> Decision:
+        return Decision("d-1", RequestContext("GET", "/v1/users/alice", {}, b"", "", ""))
+
+    allowed = fresh()
+    allowed.reason = Reason.ALLOWED
+    assert allowed.failing_stage is None
+    by_reason, by_stage, answered = fresh(), fresh(), fresh()
+    by_reason.deny(Reason.APPROVAL_REQUIRED, "x")  # no stage said: the reason's own
+    by_stage.refuse(Denied(Reason.APPROVAL_REQUIRED, "y", stage=8))  # a policy asking approvers
+    answered.deny(Reason.READY, "not a refusal: no stage owns it")
+    assert (by_reason.failing_stage, by_stage.failing_stage, answered.failing_stage) == (6, 8, 10)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from authz.audit import is_decision
 from authz.demo.scenarios.harness import MFA_SVC, RESET_CAROL, RESET_SVC, Demo, Outcome
 
 
@@ -48,7 +49,7 @@ def policies(d: Demo) -> Iterator[Outcome]:
     shadowed = d.token(intent="credential_recovery", actions=("user.mfa.reset",), principals=("svc-backup",))
     resp = d.change(shadowed, MFA_SVC, [d.approve("dana", shadowed, MFA_SVC)])
     records = [json.loads(line) for path in d.stack.audit_paths for line in path.read_text().splitlines()]
-    decided = (r for r in reversed(records) if r.get("path") == MFA_SVC.path and "record" not in r)
+    decided = (r for r in reversed(records) if r.get("path") == MFA_SVC.path and is_decision(r))
     audited: dict[str, Any] = next(decided, {})  # the decision, not its outcome record
     shadow = audited.get("shadow") or {}
     yield Outcome(
